@@ -1,0 +1,381 @@
+//! Geoids and labelled pairs.
+
+use kimera_core::{Geoid, GeoidId, Pair};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Result, Store};
+
+/// What a batch insert did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InsertSummary {
+    pub inserted: u64,
+    /// Rows already in the store (same id, or same normalised text and language).
+    pub duplicates: u64,
+}
+
+impl std::ops::AddAssign for InsertSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.duplicates += o.duplicates;
+    }
+}
+
+/// Row counts and breakdowns for `kimera stats`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Counts {
+    pub geoids: u64,
+    pub pairs: u64,
+    pub embeddings: u64,
+    pub scars: u64,
+    pub runs: u64,
+    pub concepts: u64,
+    pub associations: u64,
+    pub languages: Vec<(String, u64)>,
+    /// Geoids per source file (the part of `source` before the line number).
+    pub sources: Vec<(String, u64)>,
+    pub scars_by_detector: Vec<(String, u64)>,
+    pub embeddings_by_model: Vec<(String, u64)>,
+    pub schema_version: i64,
+}
+
+/// A stored geoid as the reactor and the CLI read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GeoidRow {
+    /// Insertion order; stable across runs and the reactor's canonical order.
+    pub seq: i64,
+    pub id: GeoidId,
+    pub text: String,
+    pub lang: String,
+    pub text_hash: [u8; 32],
+    pub source: String,
+    pub external_id: Option<String>,
+    pub label: Option<String>,
+    pub created_at: i64,
+}
+
+/// A stored labelled pair with both texts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelledPair {
+    pub seq: i64,
+    pub pair_id: Option<String>,
+    pub a: GeoidId,
+    pub b: GeoidId,
+    pub text_a: String,
+    pub text_b: String,
+    pub gold: Option<String>,
+    pub lang: Option<String>,
+    pub kind: Option<String>,
+}
+
+const GEOID_COLS: &str = "seq, id, text, lang, text_hash, source, external_id, label, created_at";
+
+fn geoid_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GeoidRow> {
+    let hash: Vec<u8> = r.get(4)?;
+    let mut text_hash = [0u8; 32];
+    if hash.len() == 32 {
+        text_hash.copy_from_slice(&hash);
+    }
+    Ok(GeoidRow {
+        seq: r.get(0)?,
+        id: GeoidId(r.get(1)?),
+        text: r.get(2)?,
+        lang: r.get(3)?,
+        text_hash,
+        source: r.get(5)?,
+        external_id: r.get(6)?,
+        label: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+impl Store {
+    /// Inserts a batch of geoids in one transaction. A geoid whose id or normalised
+    /// text (in the same language) is already stored is counted as a duplicate and
+    /// left as it was.
+    pub fn insert_geoids(&mut self, geoids: &[Geoid]) -> Result<InsertSummary> {
+        let tx = self.conn.transaction()?;
+        let mut summary = InsertSummary::default();
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO geoids
+                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for g in geoids {
+                let n = stmt.execute(params![
+                    g.id.as_str(),
+                    g.text,
+                    g.lang,
+                    &kimera_core::text_hash(&g.text)[..],
+                    &g.dedupe_key()[..],
+                    g.source.to_string(),
+                    g.external_id,
+                    g.label,
+                    g.created_at,
+                ])?;
+                if n == 1 {
+                    summary.inserted += 1;
+                } else {
+                    summary.duplicates += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Inserts geoids and pairs together in one transaction (a batch of a pairs file).
+    pub fn insert_batch(
+        &mut self,
+        geoids: &[Geoid],
+        pairs: &[Pair],
+    ) -> Result<(InsertSummary, InsertSummary)> {
+        let tx = self.conn.transaction()?;
+        let mut gs = InsertSummary::default();
+        let mut ps = InsertSummary::default();
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO geoids
+                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for g in geoids {
+                let n = stmt.execute(params![
+                    g.id.as_str(),
+                    g.text,
+                    g.lang,
+                    &kimera_core::text_hash(&g.text)[..],
+                    &g.dedupe_key()[..],
+                    g.source.to_string(),
+                    g.external_id,
+                    g.label,
+                    g.created_at,
+                ])?;
+                if n == 1 {
+                    gs.inserted += 1
+                } else {
+                    gs.duplicates += 1
+                }
+            }
+            let mut pstmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO pairs (pair_id, a, b, gold, lang, kind, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for p in pairs {
+                let n = pstmt.execute(params![
+                    p.pair_id,
+                    p.a.as_str(),
+                    p.b.as_str(),
+                    p.gold.map(|g| g.as_str()),
+                    p.lang,
+                    p.kind,
+                    p.source.to_string(),
+                ])?;
+                if n == 1 {
+                    ps.inserted += 1
+                } else {
+                    ps.duplicates += 1
+                }
+            }
+        }
+        tx.commit()?;
+        Ok((gs, ps))
+    }
+
+    /// The id under which a statement is stored: its own id if present, else the id of
+    /// the stored geoid with the same normalised text and language.
+    pub fn resolve_id(&self, g: &Geoid) -> Result<Option<GeoidId>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM geoids WHERE id = ?1 OR dedupe_key = ?2 LIMIT 1")?
+            .query_row(params![g.id.as_str(), &g.dedupe_key()[..]], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(GeoidId))
+    }
+
+    /// One geoid by id.
+    pub fn geoid(&self, id: &GeoidId) -> Result<Option<GeoidRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("SELECT {GEOID_COLS} FROM geoids WHERE id = ?1"))?
+            .query_row([id.as_str()], geoid_row)
+            .optional()?)
+    }
+
+    /// Geoids with `seq > after`, in `seq` order, at most `limit` of them: the way to
+    /// stream over a large store in bounded memory.
+    pub fn geoids_after(&self, after: i64, limit: usize) -> Result<Vec<GeoidRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {GEOID_COLS} FROM geoids WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![after, limit as i64], geoid_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Calls `f` for every geoid in `seq` order, reading in pages of `page` rows.
+    pub fn for_each_geoid(
+        &self,
+        page: usize,
+        mut f: impl FnMut(&[GeoidRow]) -> Result<()>,
+    ) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let rows = self.geoids_after(after, page)?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            f(&rows)?;
+        }
+        Ok(())
+    }
+
+    /// Labelled pairs with both texts, in insertion order (`limit` 0 = all).
+    pub fn labelled_pairs(&self, limit: usize) -> Result<Vec<LabelledPair>> {
+        let lim = if limit == 0 { -1 } else { limit as i64 };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.seq, p.pair_id, p.a, p.b, ga.text, gb.text, p.gold, p.lang, p.kind
+             FROM pairs p JOIN geoids ga ON ga.id = p.a JOIN geoids gb ON gb.id = p.b
+             ORDER BY p.seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([lim], |r| {
+            Ok(LabelledPair {
+                seq: r.get(0)?,
+                pair_id: r.get(1)?,
+                a: GeoidId(r.get(2)?),
+                b: GeoidId(r.get(3)?),
+                text_a: r.get(4)?,
+                text_b: r.get(5)?,
+                gold: r.get(6)?,
+                lang: r.get(7)?,
+                kind: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Counts for `kimera stats`.
+    pub fn counts(&self) -> Result<Counts> {
+        let one = |sql: &str| -> Result<u64> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        let group = |sql: &str| -> Result<Vec<(String, u64)>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        Ok(Counts {
+            geoids: one("SELECT count(*) FROM geoids")?,
+            pairs: one("SELECT count(*) FROM pairs")?,
+            embeddings: one("SELECT count(*) FROM embeddings")?,
+            scars: one("SELECT count(*) FROM scars")?,
+            runs: one("SELECT count(*) FROM runs")?,
+            concepts: one("SELECT count(*) FROM concepts")?,
+            associations: one("SELECT count(*) FROM associations")?,
+            languages: group(
+                "SELECT lang, count(*) FROM geoids GROUP BY lang ORDER BY count(*) DESC, lang",
+            )?,
+            sources: group(
+                "SELECT CASE WHEN instr(source, ':') > 0
+                             THEN rtrim(source, '0123456789') ELSE source END AS f,
+                        count(*) FROM geoids GROUP BY f ORDER BY count(*) DESC, f",
+            )?
+            .into_iter()
+            .map(|(s, n)| (s.trim_end_matches(':').to_string(), n))
+            .collect(),
+            scars_by_detector: group(
+                "SELECT detector, count(*) FROM scars GROUP BY detector ORDER BY detector",
+            )?,
+            embeddings_by_model: group(
+                "SELECT model, count(*) FROM embeddings GROUP BY model ORDER BY model",
+            )?,
+            schema_version: self
+                .conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kimera_core::{GoldLabel, Source};
+
+    use super::*;
+
+    fn g(text: &str) -> Geoid {
+        Geoid::new(text, "en", Source::Api)
+    }
+
+    #[test]
+    fn duplicates_by_text_or_id_are_stored_once() {
+        let mut s = Store::open_in_memory().unwrap();
+        let r = s
+            .insert_geoids(&[g("Snow is white."), g("snow is  white"), g("Snow is black")])
+            .unwrap();
+        assert_eq!((r.inserted, r.duplicates), (2, 1));
+        let r = s
+            .insert_geoids(&[g("Snow is white").with_external_id("x1")])
+            .unwrap();
+        assert_eq!((r.inserted, r.duplicates), (0, 1));
+        let all = s.geoids_after(0, 10).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].text, "Snow is white.", "first spelling wins");
+    }
+
+    #[test]
+    fn unicode_round_trips_exactly() {
+        let mut s = Store::open_in_memory().unwrap();
+        let texts = [
+            "الأرض مسطحة.",
+            "Le chat est assis sur le tapis.",
+            "水は100度で沸騰する 🔥",
+        ];
+        s.insert_geoids(&texts.map(|t| g(t))).unwrap();
+        let back: Vec<String> = s
+            .geoids_after(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        assert_eq!(back, texts);
+    }
+
+    #[test]
+    fn pairs_join_their_texts_and_streaming_pages_cover_everything() {
+        let mut s = Store::open_in_memory().unwrap();
+        let (a, b) = (g("Fire is hot"), g("Fire is cold"));
+        let pair = Pair {
+            pair_id: Some("4".into()),
+            a: a.id.clone(),
+            b: b.id.clone(),
+            gold: Some(GoldLabel::Contradiction),
+            lang: Some("en".into()),
+            kind: None,
+            source: Source::Api,
+        };
+        let (gs, ps) = s.insert_batch(&[a, b], &[pair.clone(), pair]).unwrap();
+        assert_eq!((gs.inserted, ps.inserted, ps.duplicates), (2, 1, 1));
+        let lp = s.labelled_pairs(0).unwrap();
+        assert_eq!(lp.len(), 1);
+        assert_eq!(
+            (lp[0].text_a.as_str(), lp[0].gold.as_deref()),
+            ("Fire is hot", Some("contradiction"))
+        );
+
+        let many: Vec<Geoid> = (0..25).map(|i| g(&format!("statement {i}"))).collect();
+        s.insert_geoids(&many).unwrap();
+        let mut seen = 0;
+        s.for_each_geoid(7, |rows| {
+            seen += rows.len();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, 27);
+        let c = s.counts().unwrap();
+        assert_eq!((c.geoids, c.pairs), (27, 1));
+        assert_eq!(c.sources, vec![("api".to_string(), 27)]);
+    }
+}

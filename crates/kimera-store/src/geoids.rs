@@ -1,6 +1,6 @@
 //! Geoids and labelled pairs.
 
-use kimera_core::{Geoid, GeoidId, Pair};
+use kimera_core::{Geoid, GeoidId, GoldLabel, Source};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -19,6 +19,34 @@ impl std::ops::AddAssign for InsertSummary {
         self.inserted += o.inserted;
         self.duplicates += o.duplicates;
     }
+}
+
+/// One end of a pair to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PairEnd {
+    /// The geoid at this index of the same batch.
+    Index(usize),
+    /// A geoid by id (it may be stored later: pairs are joined to geoids when read).
+    Id(GeoidId),
+}
+
+/// A pair to insert with [`Store::insert_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairRef {
+    pub a: PairEnd,
+    pub b: PairEnd,
+    pub pair_id: Option<String>,
+    pub gold: Option<GoldLabel>,
+    pub lang: Option<String>,
+    pub kind: Option<String>,
+    pub source: Source,
+}
+
+/// What [`Store::insert_batch`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BatchSummary {
+    pub geoids: InsertSummary,
+    pub pairs: InsertSummary,
 }
 
 /// Row counts and breakdowns for `kimera stats`.
@@ -125,39 +153,52 @@ impl Store {
         Ok(summary)
     }
 
-    /// Inserts geoids and pairs together in one transaction (a batch of a pairs file).
-    pub fn insert_batch(
-        &mut self,
-        geoids: &[Geoid],
-        pairs: &[Pair],
-    ) -> Result<(InsertSummary, InsertSummary)> {
+    /// Inserts a batch of geoids and the pairs between them in one transaction (a
+    /// batch of a pairs file). A pair end given by index refers to `geoids[index]` and
+    /// resolves to the id the store keeps for that statement, even when it was a
+    /// duplicate of one stored earlier under another id.
+    pub fn insert_batch(&mut self, geoids: &[Geoid], pairs: &[PairRef]) -> Result<BatchSummary> {
         let tx = self.conn.transaction()?;
-        let mut gs = InsertSummary::default();
-        let mut ps = InsertSummary::default();
+        let mut out = BatchSummary::default();
         {
-            let mut stmt = tx.prepare_cached(
+            let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO geoids
                  (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
+            let mut existing = tx
+                .prepare_cached("SELECT id FROM geoids WHERE id = ?1 OR dedupe_key = ?2 LIMIT 1")?;
+            let mut ids: Vec<Option<String>> = Vec::with_capacity(geoids.len());
             for g in geoids {
-                let n = stmt.execute(params![
+                let key = g.dedupe_key();
+                let n = insert.execute(params![
                     g.id.as_str(),
                     g.text,
                     g.lang,
                     &kimera_core::text_hash(&g.text)[..],
-                    &g.dedupe_key()[..],
+                    &key[..],
                     g.source.to_string(),
                     g.external_id,
                     g.label,
                     g.created_at,
                 ])?;
                 if n == 1 {
-                    gs.inserted += 1
+                    out.geoids.inserted += 1;
+                    ids.push(None);
                 } else {
-                    gs.duplicates += 1
+                    out.geoids.duplicates += 1;
+                    let id: Option<String> = existing
+                        .query_row(params![g.id.as_str(), &key[..]], |r| r.get(0))
+                        .optional()?;
+                    ids.push(id);
                 }
             }
+            let resolve = |end: &PairEnd| -> String {
+                match end {
+                    PairEnd::Index(i) => ids[*i].clone().unwrap_or_else(|| geoids[*i].id.0.clone()),
+                    PairEnd::Id(id) => id.0.clone(),
+                }
+            };
             let mut pstmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO pairs (pair_id, a, b, gold, lang, kind, source)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -165,22 +206,22 @@ impl Store {
             for p in pairs {
                 let n = pstmt.execute(params![
                     p.pair_id,
-                    p.a.as_str(),
-                    p.b.as_str(),
+                    resolve(&p.a),
+                    resolve(&p.b),
                     p.gold.map(|g| g.as_str()),
                     p.lang,
                     p.kind,
                     p.source.to_string(),
                 ])?;
                 if n == 1 {
-                    ps.inserted += 1
+                    out.pairs.inserted += 1
                 } else {
-                    ps.duplicates += 1
+                    out.pairs.duplicates += 1
                 }
             }
         }
         tx.commit()?;
-        Ok((gs, ps))
+        Ok(out)
     }
 
     /// The id under which a statement is stored: its own id if present, else the id of
@@ -301,8 +342,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use kimera_core::{GoldLabel, Source};
-
     use super::*;
 
     fn g(text: &str) -> Geoid {
@@ -347,17 +386,27 @@ mod tests {
     fn pairs_join_their_texts_and_streaming_pages_cover_everything() {
         let mut s = Store::open_in_memory().unwrap();
         let (a, b) = (g("Fire is hot"), g("Fire is cold"));
-        let pair = Pair {
+        s.insert_geoids(&[g("fire is HOT").with_external_id("hot")])
+            .unwrap();
+        let pair = PairRef {
             pair_id: Some("4".into()),
-            a: a.id.clone(),
-            b: b.id.clone(),
+            a: PairEnd::Index(0),
+            b: PairEnd::Index(1),
             gold: Some(GoldLabel::Contradiction),
             lang: Some("en".into()),
             kind: None,
             source: Source::Api,
         };
-        let (gs, ps) = s.insert_batch(&[a, b], &[pair.clone(), pair]).unwrap();
-        assert_eq!((gs.inserted, ps.inserted, ps.duplicates), (2, 1, 1));
+        let r = s.insert_batch(&[a, b], &[pair.clone(), pair]).unwrap();
+        assert_eq!(
+            (
+                r.geoids.inserted,
+                r.geoids.duplicates,
+                r.pairs.inserted,
+                r.pairs.duplicates
+            ),
+            (1, 1, 1, 1)
+        );
         let lp = s.labelled_pairs(0).unwrap();
         assert_eq!(lp.len(), 1);
         assert_eq!(

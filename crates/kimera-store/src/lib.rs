@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use embeddings::{EmbeddingHit, f32s_from_blob, f32s_to_blob};
-pub use geoids::{Counts, GeoidRow, InsertSummary, LabelledPair};
+pub use geoids::{BatchSummary, Counts, GeoidRow, InsertSummary, LabelledPair, PairEnd, PairRef};
+pub use graph::{AssociationRecord, ConceptRecord, GraphRecords};
 pub use runs::RunRecord;
 pub use scars::ScarRow;
 

@@ -1,0 +1,178 @@
+//! `kimera export`: geoids, pairs or scars as CSV or JSONL.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use kimera_store::Store;
+
+use crate::Global;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum What {
+    Geoids,
+    Pairs,
+    Scars,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export.
+    pub what: What,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ExportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&g.db)?;
+    let sink: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let header: &[&str] = match a.what {
+        What::Geoids => &[
+            "id",
+            "text",
+            "lang",
+            "source",
+            "external_id",
+            "label",
+            "created_at",
+        ],
+        What::Pairs => &[
+            "pair_id", "a", "b", "text1", "text2", "gold", "lang", "type",
+        ],
+        What::Scars => &[
+            "a",
+            "b",
+            "text_a",
+            "text_b",
+            "score",
+            "detector",
+            "evidence",
+            "created_at",
+        ],
+    };
+    let mut w = RowWriter::new(a.format, BufWriter::new(sink), header)?;
+    match a.what {
+        What::Geoids => {
+            // stream page by page; a write error (e.g. a closed pipe) stops the walk
+            let mut write_err = None;
+            let walk = store.for_each_geoid(10_000, |rows| {
+                for r in rows {
+                    let row = w.row(serde_json::json!({
+                        "id": r.id, "text": r.text, "lang": r.lang, "source": r.source,
+                        "external_id": r.external_id, "label": r.label, "created_at": r.created_at,
+                    }));
+                    if let Err(e) = row {
+                        write_err = Some(e);
+                        return Err(kimera_store::StoreError::Corrupt("output closed".into()));
+                    }
+                }
+                Ok(())
+            });
+            if let Some(e) = write_err {
+                return Err(e.into());
+            }
+            walk?;
+        }
+        What::Pairs => {
+            for p in store.labelled_pairs(0)? {
+                w.row(serde_json::json!({
+                    "pair_id": p.pair_id, "a": p.a, "b": p.b, "text1": p.text_a, "text2": p.text_b,
+                    "gold": p.gold, "lang": p.lang, "type": p.kind,
+                }))?;
+            }
+        }
+        What::Scars => {
+            for s in store.scars(0)? {
+                w.row(serde_json::to_value(&s)?)?;
+            }
+        }
+    }
+    let n = w.finish()?;
+    if !g.quiet {
+        eprintln!("exported {n} row(s)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes rows given as JSON objects either as JSONL or as CSV columns of `header`
+/// (nested values are written as JSON text).
+struct RowWriter<W: Write> {
+    csv: Option<csv::Writer<W>>,
+    jsonl: Option<W>,
+    header: Vec<String>,
+    rows: u64,
+}
+
+impl<W: Write> RowWriter<W> {
+    fn new(f: ExportFormat, w: W, header: &[&str]) -> anyhow::Result<Self> {
+        let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        Ok(match f {
+            ExportFormat::Jsonl => RowWriter {
+                csv: None,
+                jsonl: Some(w),
+                header,
+                rows: 0,
+            },
+            ExportFormat::Csv => {
+                let mut c = csv::Writer::from_writer(w);
+                c.write_record(&header)?;
+                RowWriter {
+                    csv: Some(c),
+                    jsonl: None,
+                    header,
+                    rows: 0,
+                }
+            }
+        })
+    }
+
+    fn row(&mut self, v: serde_json::Value) -> std::io::Result<()> {
+        self.rows += 1;
+        if let Some(w) = &mut self.jsonl {
+            serde_json::to_writer(&mut *w, &v)?;
+            return w.write_all(b"\n");
+        }
+        let cells: Vec<String> = self
+            .header
+            .iter()
+            .map(|k| match &v[k.as_str()] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        self.csv
+            .as_mut()
+            .expect("csv or jsonl")
+            .write_record(&cells)
+            .map_err(|e| match e.into_kind() {
+                csv::ErrorKind::Io(io) => io,
+                other => std::io::Error::other(format!("{other:?}")),
+            })
+    }
+
+    fn finish(self) -> anyhow::Result<u64> {
+        if let Some(mut w) = self.jsonl {
+            w.flush()?;
+        }
+        if let Some(mut c) = self.csv {
+            c.flush()?;
+        }
+        Ok(self.rows)
+    }
+}

@@ -1,0 +1,108 @@
+//! Loading statements into kimera.
+//!
+//! Readers stream a file record by record, so memory stays bounded whatever the file
+//! size; [`ingest_paths`] writes the records into a [`Store`] in batches, one
+//! transaction per batch. Supported formats ([`Format`]) are detected from the extension
+//! and the header:
+//!
+//! | format | recognised by | becomes |
+//! | --- | --- | --- |
+//! | Kimera statements | CSV header `text,lang` | geoids |
+//! | Kimera linked statements | CSV header `id,lang,text,label_contradict_id` | geoids with their ids, and a contradiction pair per link |
+//! | Kimera pairs | CSV header `pair_id,text1,text2,label,lang,type` | two geoids and a labelled pair per row |
+//! | SICK | tab-separated, header `pair_ID sentence_A sentence_B entailment_label ...` | two geoids and a labelled pair per row |
+//! | JSONL | `.jsonl`/`.ndjson`: `{"text", "lang"?, "id"?}` or `{"text1", "text2", "label"?}` | geoids, or pairs |
+//! | text / Markdown | `.txt`, `.md` | one geoid per sentence |
+//!
+//! A malformed row becomes a [`RowError`] naming the file, line and field; by default it
+//! is skipped and counted, and with `strict` the whole file is refused before anything
+//! of it is written.
+//!
+//! ```
+//! use kimera_ingest::{read_pairs, Format};
+//! let dir = tempfile::tempdir().unwrap();
+//! let p = dir.path().join("pairs.csv");
+//! std::fs::write(&p, "pair_id,text1,text2,label,lang,type\n1,Fire is hot,Fire is cold,True,en,contradiction\n").unwrap();
+//! let file = read_pairs(&p, None).unwrap();
+//! assert_eq!(file.pairs[0].text_b, "Fire is cold");
+//! assert!(file.pairs[0].gold.unwrap().is_contradiction());
+//! ```
+
+mod format;
+mod load;
+mod read;
+mod text;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use format::{Format, detect_format};
+pub use load::{FileReport, IngestOptions, IngestSummary, ingest_paths, supported_files};
+pub use read::{PairRecord, PairsFile, Record, read_pairs, read_records};
+pub use text::split_sentences;
+
+/// Longest text field accepted (64 KiB): longer ones are almost always a broken quote
+/// that swallowed the rest of the file.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// A row that could not be read. The rest of the file still loads (unless strict).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub path: PathBuf,
+    /// 1-based line where the row starts.
+    pub line: u64,
+    /// The column or JSON field at fault, when one is.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.path.display(), self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// An error that stops a whole file (or the whole ingest).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: PathBuf },
+    #[error("{path}: cannot tell the format ({why}); pass --format")]
+    UnknownFormat { path: PathBuf, why: String },
+    #[error("{path}: missing column(s) {missing} for format {format} (header has: {found})")]
+    MissingColumns {
+        path: PathBuf,
+        format: Format,
+        missing: String,
+        found: String,
+    },
+    #[error("{path}: refused (--strict): {count} bad row(s), first: {first}")]
+    Refused {
+        path: PathBuf,
+        count: u64,
+        first: RowError,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Store(#[from] kimera_store::StoreError),
+}
+
+impl IngestError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,692 @@
+//! Streaming record readers, one per format.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use kimera_core::{Geoid, GoldLabel, Source};
+use serde_json::Value;
+
+use crate::format::Format;
+use crate::{IngestError, MAX_FIELD_BYTES, RowError, text};
+
+/// One unit of input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A statement.
+    Statement(Geoid),
+    /// A statement of the linked format, with the id of the statement it contradicts.
+    Linked {
+        geoid: Geoid,
+        contradicts: Option<String>,
+    },
+    /// A labelled pair: both statements become geoids.
+    Pair {
+        a: Geoid,
+        b: Geoid,
+        pair_id: Option<String>,
+        gold: Option<GoldLabel>,
+        lang: String,
+        kind: Option<String>,
+        line: u64,
+    },
+}
+
+/// A labelled pair as read from a file, for the judge and the benchmark.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PairRecord {
+    pub pair_id: Option<String>,
+    pub text_a: String,
+    pub text_b: String,
+    pub gold: Option<GoldLabel>,
+    pub lang: String,
+    pub kind: Option<String>,
+    pub line: u64,
+}
+
+/// Every pair of a file, and the rows that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct PairsFile {
+    pub pairs: Vec<PairRecord>,
+    pub errors: Vec<RowError>,
+}
+
+/// Reads the labelled pairs of a file (Kimera pairs, SICK, JSONL pairs, or linked
+/// statements, whose links become contradiction pairs). Bad rows are returned in
+/// `errors`; a file with no pairs at all is an error.
+pub fn read_pairs(path: &Path, format: Option<Format>) -> Result<PairsFile, IngestError> {
+    let format = match format {
+        Some(f) => f,
+        None => crate::detect_format(path)?,
+    };
+    let mut out = PairsFile::default();
+    let mut linked: Vec<(Geoid, String)> = Vec::new();
+    let mut by_id = std::collections::HashMap::new();
+    read_records(path, format, "und", &mut |r| {
+        match r {
+            Ok(Record::Pair {
+                a,
+                b,
+                pair_id,
+                gold,
+                lang,
+                kind,
+                line,
+            }) => out.pairs.push(PairRecord {
+                pair_id,
+                text_a: a.text,
+                text_b: b.text,
+                gold,
+                lang,
+                kind,
+                line,
+            }),
+            Ok(Record::Linked { geoid, contradicts }) => {
+                by_id.insert(geoid.id.clone(), geoid.text.clone());
+                if let Some(c) = contradicts {
+                    linked.push((geoid, c));
+                }
+            }
+            Ok(Record::Statement(_)) => {}
+            Err(e) => out.errors.push(e),
+        }
+        Ok(())
+    })?;
+    for (g, other) in linked {
+        // each link is listed from both sides; keep it once
+        let other_id = kimera_core::GeoidId(other);
+        if g.id > other_id && by_id.contains_key(&other_id) {
+            continue;
+        }
+        if let Some(text_b) = by_id.get(&other_id) {
+            let line = match &g.source {
+                Source::File { line, .. } => *line,
+                Source::Api => 0,
+            };
+            out.pairs.push(PairRecord {
+                pair_id: Some(format!("{}|{}", g.id, other_id)),
+                text_a: g.text,
+                text_b: text_b.clone(),
+                gold: Some(GoldLabel::Contradiction),
+                lang: g.lang,
+                kind: Some("contradiction".into()),
+                line,
+            });
+        }
+    }
+    if out.pairs.is_empty() {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "no labelled pairs found (format {format}; {} bad row(s))",
+                out.errors.len()
+            ),
+        });
+    }
+    Ok(out)
+}
+
+type Sink<'a> = dyn FnMut(Result<Record, RowError>) -> Result<(), IngestError> + 'a;
+
+/// Streams the records of `path` in `format` into `sink`, one at a time. Returns the
+/// number of rows read (good and bad). `default_lang` is used where a row gives none.
+pub fn read_records(
+    path: &Path,
+    format: Format,
+    default_lang: &str,
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    let meta = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?;
+    if meta.len() == 0 {
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let reader = BufReader::with_capacity(256 * 1024, file);
+    let ctx = Ctx {
+        path: path.to_path_buf(),
+        source_path: path.display().to_string(),
+        default_lang: default_lang.to_string(),
+    };
+    match format {
+        Format::Jsonl => read_jsonl(&ctx, reader, sink),
+        Format::Text => read_text(&ctx, reader, sink),
+        _ => read_delimited(&ctx, format, reader, sink),
+    }
+}
+
+struct Ctx {
+    path: PathBuf,
+    source_path: String,
+    default_lang: String,
+}
+
+impl Ctx {
+    fn err(&self, line: u64, field: Option<&str>, message: impl Into<String>) -> RowError {
+        RowError {
+            path: self.path.clone(),
+            line,
+            field: field.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    fn source(&self, line: u64) -> Source {
+        Source::File {
+            path: self.source_path.clone(),
+            line,
+        }
+    }
+
+    /// Validates a statement's text: present, not blank, not huge.
+    fn text(&self, line: u64, field: &str, raw: Option<&str>) -> Result<String, RowError> {
+        let raw = raw.ok_or_else(|| self.err(line, Some(field), "missing"))?;
+        let t = raw.trim();
+        if t.is_empty() {
+            return Err(self.err(line, Some(field), "empty text"));
+        }
+        if t.len() > MAX_FIELD_BYTES {
+            return Err(self.err(
+                line,
+                Some(field),
+                format!(
+                    "text of {} bytes is over the {} byte limit",
+                    t.len(),
+                    MAX_FIELD_BYTES
+                ),
+            ));
+        }
+        Ok(t.to_string())
+    }
+
+    /// Validates a language code; empty means the default.
+    fn lang(&self, line: u64, field: &str, raw: Option<&str>) -> Result<String, RowError> {
+        let l = raw.map(str::trim).unwrap_or("");
+        if l.is_empty() {
+            return Ok(self.default_lang.clone());
+        }
+        if l.len() > 16
+            || !l
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(self.err(
+                line,
+                Some(field),
+                format!("`{}` is not a language code", trunc(l, 40)),
+            ));
+        }
+        Ok(l.to_ascii_lowercase())
+    }
+}
+
+fn trunc(s: &str, n: usize) -> String {
+    let mut t: String = s.chars().take(n).collect();
+    if s.chars().count() > n {
+        t.push('…');
+    }
+    t
+}
+
+fn opt(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Column positions of a delimited file.
+struct Columns {
+    names: Vec<String>,
+}
+
+impl Columns {
+    fn find(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+fn read_delimited(
+    ctx: &Ctx,
+    format: Format,
+    reader: impl Read,
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(if format == Format::Sick { b'\t' } else { b',' })
+        .quoting(format != Format::Sick)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(reader);
+    let headers = rdr.byte_headers().map_err(|e| IngestError::Invalid {
+        path: ctx.path.clone(),
+        message: format!("cannot read the header: {e}"),
+    })?;
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string()
+        })
+        .collect();
+    if names.iter().all(|n| n.is_empty()) {
+        return Err(IngestError::Empty {
+            path: ctx.path.clone(),
+        });
+    }
+    let cols = Columns { names };
+    let missing: Vec<&str> = format
+        .required_columns()
+        .iter()
+        .copied()
+        .filter(|c| cols.find(c).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(IngestError::MissingColumns {
+            path: ctx.path.clone(),
+            format,
+            missing: missing.join(", "),
+            found: cols.names.join(", "),
+        });
+    }
+    let idx = |n: &str| cols.find(n);
+    let (c_text, c_lang, c_id, c_link) = (
+        idx("text"),
+        idx("lang"),
+        idx("id"),
+        idx("label_contradict_id"),
+    );
+    let (c_t1, c_t2, c_label, c_type, c_pid) = match format {
+        Format::Sick => (
+            idx("sentence_A"),
+            idx("sentence_B"),
+            idx("entailment_label"),
+            None,
+            idx("pair_ID"),
+        ),
+        _ => (
+            idx("text1"),
+            idx("text2"),
+            idx("label"),
+            idx("type"),
+            idx("pair_id"),
+        ),
+    };
+
+    let mut rec = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    loop {
+        let line = rdr.position().line().max(2);
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                rows += 1;
+                let line = e.position().map(|p| p.line()).unwrap_or(line);
+                sink(Err(ctx.err(line, None, format!("malformed row: {e}"))))?;
+                continue;
+            }
+        }
+        rows += 1;
+        let line = rec.position().map(|p| p.line()).unwrap_or(line);
+        if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            rows -= 1; // blank line
+            continue;
+        }
+        let out = parse_row(
+            ctx,
+            format,
+            &rec,
+            &cols,
+            line,
+            Cols {
+                text: c_text,
+                lang: c_lang,
+                id: c_id,
+                link: c_link,
+                t1: c_t1,
+                t2: c_t2,
+                label: c_label,
+                kind: c_type,
+                pair_id: c_pid,
+            },
+        );
+        sink(out)?;
+    }
+    Ok(rows)
+}
+
+#[derive(Clone, Copy)]
+struct Cols {
+    text: Option<usize>,
+    lang: Option<usize>,
+    id: Option<usize>,
+    link: Option<usize>,
+    t1: Option<usize>,
+    t2: Option<usize>,
+    label: Option<usize>,
+    kind: Option<usize>,
+    pair_id: Option<usize>,
+}
+
+fn parse_row(
+    ctx: &Ctx,
+    format: Format,
+    rec: &csv::ByteRecord,
+    cols: &Columns,
+    line: u64,
+    c: Cols,
+) -> Result<Record, RowError> {
+    // Fetches a field as UTF-8; a column the header has but the row lacks is `None`.
+    let field = |i: Option<usize>| -> Result<Option<&str>, RowError> {
+        let Some(i) = i else { return Ok(None) };
+        match rec.get(i) {
+            None => Ok(None),
+            Some(b) => std::str::from_utf8(b).map(Some).map_err(|e| {
+                ctx.err(
+                    line,
+                    Some(&cols.names[i]),
+                    format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+                )
+            }),
+        }
+    };
+    if rec.len() < cols.names.len() && format != Format::Sick {
+        let first_missing = &cols.names[rec.len()];
+        return Err(ctx.err(
+            line,
+            Some(first_missing),
+            format!(
+                "missing: the row has {} field(s), the header {}",
+                rec.len(),
+                cols.names.len()
+            ),
+        ));
+    }
+    match format {
+        Format::Statements | Format::Linked => {
+            let text = ctx.text(line, "text", field(c.text)?)?;
+            let lang = ctx.lang(line, "lang", field(c.lang)?)?;
+            let mut g = Geoid::new(text, lang, ctx.source(line));
+            if format == Format::Linked {
+                let id =
+                    opt(field(c.id)?).ok_or_else(|| ctx.err(line, Some("id"), "missing id"))?;
+                if id.len() > 256 {
+                    return Err(ctx.err(line, Some("id"), "id longer than 256 bytes"));
+                }
+                let link = opt(field(c.link)?);
+                g = g.with_external_id(id).with_label(link.clone());
+                Ok(Record::Linked {
+                    geoid: g,
+                    contradicts: link,
+                })
+            } else {
+                Ok(Record::Statement(g))
+            }
+        }
+        Format::Pairs | Format::Sick => {
+            let (fa, fb) = if format == Format::Sick {
+                ("sentence_A", "sentence_B")
+            } else {
+                ("text1", "text2")
+            };
+            let ta = ctx.text(line, fa, field(c.t1)?)?;
+            let tb = ctx.text(line, fb, field(c.t2)?)?;
+            let lang = if format == Format::Sick && c.lang.is_none() {
+                if ctx.default_lang == "und" {
+                    "en".to_string()
+                } else {
+                    ctx.default_lang.clone()
+                }
+            } else {
+                ctx.lang(line, "lang", field(c.lang)?)?
+            };
+            let label_name = if format == Format::Sick {
+                "entailment_label"
+            } else {
+                "label"
+            };
+            let gold = match opt(field(c.label)?) {
+                None => None,
+                Some(l) => Some(GoldLabel::parse(&l).ok_or_else(|| {
+                    ctx.err(
+                        line,
+                        Some(label_name),
+                        format!("unknown label `{}`", trunc(&l, 40)),
+                    )
+                })?),
+            };
+            let src = ctx.source(line);
+            Ok(Record::Pair {
+                a: Geoid::new(ta, lang.clone(), src.clone()),
+                b: Geoid::new(tb, lang.clone(), src),
+                pair_id: opt(field(c.pair_id)?),
+                gold,
+                lang,
+                kind: opt(field(c.kind)?),
+                line,
+            })
+        }
+        Format::Jsonl | Format::Text => unreachable!("not delimited"),
+    }
+}
+
+/// Reads lines of at most `cap` bytes; a longer line is consumed and reported as
+/// `Err(len)` so one runaway line never takes the memory of the whole file.
+pub(crate) fn next_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<Result<(), usize>>> {
+    buf.clear();
+    let n = reader
+        .by_ref()
+        .take(cap as u64 + 1)
+        .read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.len() > cap && buf.last() != Some(&b'\n') {
+        let mut len = buf.len();
+        loop {
+            let chunk = reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    len += i + 1;
+                    reader.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let l = chunk.len();
+                    len += l;
+                    reader.consume(l);
+                }
+            }
+        }
+        buf.clear();
+        return Ok(Some(Err(len)));
+    }
+    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+        buf.pop();
+    }
+    Ok(Some(Ok(())))
+}
+
+fn read_jsonl(
+    ctx: &Ctx,
+    mut reader: impl BufRead,
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    let cap = 4 * MAX_FIELD_BYTES;
+    let mut buf = Vec::new();
+    let (mut line, mut rows) = (0u64, 0u64);
+    while let Some(r) =
+        next_line(&mut reader, &mut buf, cap).map_err(|e| IngestError::io(&ctx.path, e))?
+    {
+        line += 1;
+        if let Err(len) = r {
+            rows += 1;
+            sink(Err(ctx.err(
+                line,
+                None,
+                format!("line of {len} bytes is over the {cap} byte limit"),
+            )))?;
+            continue;
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        rows += 1;
+        let rec = std::str::from_utf8(&buf)
+            .map_err(|e| {
+                ctx.err(
+                    line,
+                    None,
+                    format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+                )
+            })
+            .and_then(|s| {
+                serde_json::from_str::<Value>(s)
+                    .map_err(|e| ctx.err(line, None, format!("invalid JSON: {e}")))
+            })
+            .and_then(|v| json_record(ctx, line, v));
+        sink(rec)?;
+    }
+    if rows == 0 {
+        return Err(IngestError::Empty {
+            path: ctx.path.clone(),
+        });
+    }
+    Ok(rows)
+}
+
+fn json_record(ctx: &Ctx, line: u64, v: Value) -> Result<Record, RowError> {
+    let Value::Object(obj) = v else {
+        return Err(ctx.err(line, None, "expected a JSON object"));
+    };
+    let s = |k: &str| -> Result<Option<String>, RowError> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) if k != "text" && !k.starts_with("text") => {
+                Ok(Some(n.to_string()))
+            }
+            Some(Value::Bool(b)) if k == "label" => Ok(Some(b.to_string())),
+            Some(other) => Err(ctx.err(
+                line,
+                Some(k),
+                format!("expected a string, found {}", kind(other)),
+            )),
+        }
+    };
+    let first = |keys: &[&'static str]| -> Result<(Option<String>, &'static str), RowError> {
+        for k in keys {
+            if let Some(v) = s(k)? {
+                return Ok((Some(v), k));
+            }
+        }
+        Ok((None, keys[0]))
+    };
+    let lang = ctx.lang(line, "lang", s("lang")?.as_deref())?;
+    let (t1, f1) = first(&["text1", "text_a", "sentence_A", "premise"])?;
+    if t1.is_some() || obj.contains_key("text2") {
+        let (t2, f2) = first(&["text2", "text_b", "sentence_B", "hypothesis"])?;
+        let ta = ctx.text(line, f1, t1.as_deref())?;
+        let tb = ctx.text(line, f2, t2.as_deref())?;
+        let (label, lf) = first(&["label", "gold", "entailment_label"])?;
+        let gold = match label {
+            None => None,
+            Some(l) => Some(GoldLabel::parse(&l).ok_or_else(|| {
+                ctx.err(line, Some(lf), format!("unknown label `{}`", trunc(&l, 40)))
+            })?),
+        };
+        let src = ctx.source(line);
+        return Ok(Record::Pair {
+            a: Geoid::new(ta, lang.clone(), src.clone()),
+            b: Geoid::new(tb, lang.clone(), src),
+            pair_id: first(&["pair_id", "id"])?.0,
+            gold,
+            lang,
+            kind: s("type")?,
+            line,
+        });
+    }
+    let text = ctx.text(line, "text", s("text")?.as_deref())?;
+    let mut g = Geoid::new(text, lang, ctx.source(line));
+    if let Some(id) = s("id")? {
+        g = g.with_external_id(id);
+    }
+    g = g.with_label(s("label")?);
+    Ok(Record::Statement(g))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn read_text(ctx: &Ctx, mut reader: impl BufRead, sink: &mut Sink<'_>) -> Result<u64, IngestError> {
+    let mut buf = Vec::new();
+    let mut para = text::Paragraphs::new(
+        ctx.path
+            .extension()
+            .is_some_and(|e| e == "md" || e == "markdown"),
+    );
+    let (mut line, mut rows) = (0u64, 0u64);
+    let mut emit = |rows: &mut u64, items: Vec<text::Piece>| -> Result<(), IngestError> {
+        for p in items {
+            *rows += 1;
+            let r = match p {
+                text::Piece::Sentence { text, line } => {
+                    ctx.text(line, "text", Some(&text)).map(|t| {
+                        Record::Statement(Geoid::new(
+                            t,
+                            text::guess_lang(&text, &ctx.default_lang),
+                            ctx.source(line),
+                        ))
+                    })
+                }
+                text::Piece::Error { line, message } => Err(ctx.err(line, None, message)),
+            };
+            sink(r)?;
+        }
+        Ok(())
+    };
+    while let Some(r) = next_line(&mut reader, &mut buf, MAX_FIELD_BYTES)
+        .map_err(|e| IngestError::io(&ctx.path, e))?
+    {
+        line += 1;
+        let pieces = match r {
+            Err(len) => vec![text::Piece::Error {
+                line,
+                message: format!("line of {len} bytes is over the {MAX_FIELD_BYTES} byte limit"),
+            }],
+            Ok(()) => match std::str::from_utf8(&buf) {
+                Ok(s) => para.push_line(s, line),
+                Err(e) => vec![text::Piece::Error {
+                    line,
+                    message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+                }],
+            },
+        };
+        emit(&mut rows, pieces)?;
+    }
+    emit(&mut rows, para.finish())?;
+    if rows == 0 {
+        return Err(IngestError::Empty {
+            path: ctx.path.clone(),
+        });
+    }
+    Ok(rows)
+}

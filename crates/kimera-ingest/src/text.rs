@@ -1,0 +1,253 @@
+//! Plain text and Markdown: paragraphs, then sentences.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Abbreviations after which a full stop does not end a sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "jr.", "sr.", "vs.", "etc.", "e.g.", "i.e.",
+    "no.", "fig.", "approx.", "inc.", "ltd.", "co.", "mt.", "u.s.", "u.k.", "jan.", "feb.", "mar.",
+    "apr.", "jun.", "jul.", "aug.", "sep.", "sept.", "oct.", "nov.", "dec.",
+];
+
+/// Splits text into sentences (Unicode UAX #29 boundaries, with common abbreviations
+/// and single initials kept inside their sentence). Returns each sentence trimmed, with
+/// its byte offset in `text`.
+pub fn split_sentences(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut glue = false;
+    for (off, s) in text.split_sentence_bound_indices() {
+        let t = s.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if glue && let Some(last) = out.last_mut() {
+            last.1.push(' ');
+            last.1.push_str(t);
+        } else {
+            let lead = s.len() - s.trim_start().len();
+            out.push((off + lead, t.to_string()));
+        }
+        let last_word = out
+            .last()
+            .and_then(|(_, s)| s.split_whitespace().last())
+            .unwrap_or("")
+            .to_lowercase();
+        let initial = last_word.chars().count() == 2
+            && last_word.ends_with('.')
+            && last_word.chars().next().is_some_and(char::is_alphabetic);
+        glue = ABBREVIATIONS.contains(&last_word.as_str()) || initial;
+    }
+    out
+}
+
+/// A language guess good enough for metadata: Arabic script is `ar`, anything else
+/// takes the default.
+pub(crate) fn guess_lang(text: &str, default: &str) -> String {
+    let arabic = text
+        .chars()
+        .filter(|c| ('\u{0600}'..='\u{06FF}').contains(c))
+        .count();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    if letters > 0 && arabic * 2 > letters {
+        "ar".into()
+    } else {
+        default.into()
+    }
+}
+
+/// A sentence found in a text file, or a problem on a line.
+pub(crate) enum Piece {
+    Sentence { text: String, line: u64 },
+    Error { line: u64, message: String },
+}
+
+/// Collects lines into paragraphs (blank-line separated) and splits each into
+/// sentences, remembering the line each sentence starts on. In Markdown, code blocks,
+/// tables, HTML and front matter are skipped and heading/list/quote markers removed; a
+/// heading or list item is a paragraph of its own.
+pub(crate) struct Paragraphs {
+    markdown: bool,
+    in_code: bool,
+    in_front_matter: bool,
+    text: String,
+    /// (byte offset in `text`, line number) for each line added.
+    lines: Vec<(usize, u64)>,
+}
+
+impl Paragraphs {
+    pub(crate) fn new(markdown: bool) -> Self {
+        Paragraphs {
+            markdown,
+            in_code: false,
+            in_front_matter: false,
+            text: String::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push_line(&mut self, raw: &str, line: u64) -> Vec<Piece> {
+        let mut out = Vec::new();
+        let mut l = raw.trim();
+        if self.markdown {
+            if line == 1 && l == "---" {
+                self.in_front_matter = true;
+                return out;
+            }
+            if self.in_front_matter {
+                if l == "---" || l == "..." {
+                    self.in_front_matter = false;
+                }
+                return out;
+            }
+            if l.starts_with("```") || l.starts_with("~~~") {
+                self.in_code = !self.in_code;
+                out.extend(self.flush());
+                return out;
+            }
+            if self.in_code || l.starts_with('|') || l.starts_with('<') || raw.starts_with("    ") {
+                return out;
+            }
+            let block = l.starts_with('#')
+                || l.starts_with("- ")
+                || l.starts_with("* ")
+                || l.starts_with("+ ")
+                || numbered(l);
+            if block {
+                out.extend(self.flush());
+            }
+            l = l
+                .trim_start_matches('#')
+                .trim_start_matches('>')
+                .trim_start();
+            if let Some(rest) = l
+                .strip_prefix("- ")
+                .or_else(|| l.strip_prefix("* "))
+                .or_else(|| l.strip_prefix("+ "))
+            {
+                l = rest;
+            } else if numbered(l) {
+                l = l.split_once(". ").map(|x| x.1).unwrap_or(l);
+            }
+            if l.chars().all(|c| matches!(c, '-' | '=' | '*' | '_')) {
+                // rule or setext underline
+                out.extend(self.flush());
+                return out;
+            }
+            let l = l.replace("**", "").replace("__", "").replace('`', "");
+            if !l.is_empty() {
+                self.add(&l, line);
+            }
+            if block {
+                out.extend(self.flush());
+            }
+            return out;
+        }
+        if l.is_empty() {
+            out.extend(self.flush());
+        } else {
+            self.add(l, line);
+        }
+        out
+    }
+
+    fn add(&mut self, l: &str, line: u64) {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.lines.push((self.text.len(), line));
+        self.text.push_str(l);
+        if self.text.len() > 4 * crate::MAX_FIELD_BYTES {
+            // a "paragraph" this long is a file without blank lines: split what we have
+            let _ = self.flush();
+        }
+    }
+
+    fn flush(&mut self) -> Vec<Piece> {
+        let mut out = Vec::new();
+        for (off, s) in split_sentences(&self.text) {
+            let line = self
+                .lines
+                .iter()
+                .take_while(|(o, _)| *o <= off)
+                .last()
+                .map(|x| x.1)
+                .unwrap_or(0);
+            out.push(Piece::Sentence { text: s, line });
+        }
+        self.text.clear();
+        self.lines.clear();
+        out
+    }
+
+    pub(crate) fn finish(&mut self) -> Vec<Piece> {
+        self.flush()
+    }
+}
+
+fn numbered(l: &str) -> bool {
+    let digits = l.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && l[digits..].starts_with(". ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sentences(t: &str) -> Vec<String> {
+        split_sentences(t).into_iter().map(|x| x.1).collect()
+    }
+
+    #[test]
+    fn splits_on_sentence_ends_but_not_abbreviations() {
+        assert_eq!(
+            sentences("Dr. Smith lives in Paris. He was born in 1970! Is he French? Yes."),
+            vec![
+                "Dr. Smith lives in Paris.",
+                "He was born in 1970!",
+                "Is he French?",
+                "Yes."
+            ]
+        );
+        assert_eq!(
+            sentences("J. R. R. Tolkien wrote books."),
+            vec!["J. R. R. Tolkien wrote books."]
+        );
+        assert_eq!(
+            sentences("Pi is 3.14 approx. It is irrational."),
+            vec!["Pi is 3.14 approx. It is irrational."]
+        );
+        assert_eq!(
+            sentences("الأرض كروية. الماء يغلي."),
+            vec!["الأرض كروية.", "الماء يغلي."]
+        );
+    }
+
+    #[test]
+    fn markdown_skips_code_and_keeps_lines() {
+        let md = "# Facts\n\nThe Nile is long.\nIt flows\nnorth.\n\n```\nlet x = 1.\n```\n- Paris is in France.\n";
+        let mut p = Paragraphs::new(true);
+        let mut got = Vec::new();
+        for (i, l) in md.lines().enumerate() {
+            got.extend(p.push_line(l, i as u64 + 1));
+        }
+        got.extend(p.finish());
+        let got: Vec<(String, u64)> = got
+            .into_iter()
+            .filter_map(|x| match x {
+                Piece::Sentence { text, line } => Some((text, line)),
+                Piece::Error { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Facts".to_string(), 1),
+                ("The Nile is long.".to_string(), 3),
+                ("It flows north.".to_string(), 4),
+                ("Paris is in France.".to_string(), 10)
+            ]
+        );
+        assert_eq!(guess_lang("الأرض مسطحة", "en"), "ar");
+        assert_eq!(guess_lang("Le chat", "und"), "und");
+    }
+}

@@ -17,7 +17,11 @@ impl GeoidId {
     /// The derived id: `g` followed by 16 hex digits of BLAKE3 over
     /// `normalise(text) \0 lang`.
     pub fn from_text(text: &str, lang: &str) -> Self {
-        let key = dedupe_key(text, lang);
+        Self::from_key(&dedupe_key(text, lang))
+    }
+
+    /// The derived id of a statement whose [`dedupe_key`] is `key`.
+    pub fn from_key(key: &[u8; 32]) -> Self {
         GeoidId(format!("g{}", hex::encode(&key[..8])))
     }
 
@@ -109,6 +113,14 @@ pub struct Geoid {
     pub label: Option<String>,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
+    /// [`dedupe_key`] of `text` and `lang`, computed once at construction (a bulk
+    /// ingest computes it on the parsing thread, not the writing one). Call
+    /// [`Geoid::rekey`] after changing `text` or `lang`.
+    #[serde(skip)]
+    pub key: [u8; 32],
+    /// [`text_hash`] of `text`, likewise.
+    #[serde(skip)]
+    pub text_hash: [u8; 32],
 }
 
 impl Geoid {
@@ -116,8 +128,11 @@ impl Geoid {
     pub fn new(text: impl Into<String>, lang: impl Into<String>, source: Source) -> Self {
         let text = text.into();
         let lang = lang.into();
+        let key = dedupe_key(&text, &lang);
         Geoid {
-            id: GeoidId::from_text(&text, &lang),
+            id: GeoidId::from_key(&key),
+            text_hash: text_hash(&text),
+            key,
             text,
             lang,
             source,
@@ -125,6 +140,12 @@ impl Geoid {
             label: None,
             created_at: unix_now(),
         }
+    }
+
+    /// Recomputes `key` and `text_hash` after `text` or `lang` changed (the id is kept).
+    pub fn rekey(&mut self) {
+        self.key = dedupe_key(&self.text, &self.lang);
+        self.text_hash = text_hash(&self.text);
     }
 
     /// Uses `external` as the id (and keeps it as `external_id`).
@@ -142,7 +163,7 @@ impl Geoid {
 
     /// The de-duplication key of this geoid's text and language.
     pub fn dedupe_key(&self) -> [u8; 32] {
-        dedupe_key(&self.text, &self.lang)
+        self.key
     }
 }
 

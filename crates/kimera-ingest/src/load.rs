@@ -36,7 +36,7 @@ impl Default for IngestOptions {
         IngestOptions {
             format: None,
             strict: false,
-            batch_size: 10_000,
+            batch_size: 25_000,
             default_lang: "und".into(),
             max_concurrent: 4,
             keep_errors: 20,
@@ -152,7 +152,7 @@ pub fn ingest_paths(
     let n = files.len();
     let mut summary = IngestSummary::default();
     let channels: Vec<(SyncSender<Event>, Receiver<Event>)> =
-        (0..n).map(|_| sync_channel(2)).collect();
+        (0..n).map(|_| sync_channel(1)).collect();
     let (senders, receivers): (Vec<_>, Vec<_>) = channels.into_iter().unzip();
     let senders: Vec<Mutex<Option<SyncSender<Event>>>> =
         senders.into_iter().map(|s| Mutex::new(Some(s))).collect();
@@ -191,6 +191,7 @@ pub fn ingest_paths(
                         report.pairs += p;
                         summary.batches += 1;
                         summary.rows += records.len() as u64;
+                        tracing::info!(file = %files[i].display(), rows = summary.rows, "batch committed");
                         progress(summary.rows + summary.bad_rows, i, n);
                     }
                     Event::Bad(e) => {

@@ -96,6 +96,12 @@ pub struct LabelledPair {
     pub kind: Option<String>,
 }
 
+/// The de-duplication key as stored: the first 8 bytes of the BLAKE3 key as an integer
+/// (a collision needs ~4 billion distinct statements to become likely).
+fn dedupe_int(key: &[u8; 32]) -> i64 {
+    i64::from_le_bytes(key[..8].try_into().expect("8 bytes"))
+}
+
 const GEOID_COLS: &str = "seq, id, text, lang, text_hash, source, external_id, label, created_at";
 
 fn geoid_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GeoidRow> {
@@ -135,8 +141,8 @@ impl Store {
                     g.id.as_str(),
                     g.text,
                     g.lang,
-                    &kimera_core::text_hash(&g.text)[..],
-                    &g.dedupe_key()[..],
+                    &g.text_hash[..],
+                    dedupe_int(&g.dedupe_key()),
                     g.source.to_string(),
                     g.external_id,
                     g.label,
@@ -170,13 +176,13 @@ impl Store {
                 .prepare_cached("SELECT id FROM geoids WHERE id = ?1 OR dedupe_key = ?2 LIMIT 1")?;
             let mut ids: Vec<Option<String>> = Vec::with_capacity(geoids.len());
             for g in geoids {
-                let key = g.dedupe_key();
+                let key = dedupe_int(&g.dedupe_key());
                 let n = insert.execute(params![
                     g.id.as_str(),
                     g.text,
                     g.lang,
-                    &kimera_core::text_hash(&g.text)[..],
-                    &key[..],
+                    &g.text_hash[..],
+                    key,
                     g.source.to_string(),
                     g.external_id,
                     g.label,
@@ -188,7 +194,7 @@ impl Store {
                 } else {
                     out.geoids.duplicates += 1;
                     let id: Option<String> = existing
-                        .query_row(params![g.id.as_str(), &key[..]], |r| r.get(0))
+                        .query_row(params![g.id.as_str(), key], |r| r.get(0))
                         .optional()?;
                     ids.push(id);
                 }
@@ -230,7 +236,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached("SELECT id FROM geoids WHERE id = ?1 OR dedupe_key = ?2 LIMIT 1")?
-            .query_row(params![g.id.as_str(), &g.dedupe_key()[..]], |r| {
+            .query_row(params![g.id.as_str(), dedupe_int(&g.dedupe_key())], |r| {
                 r.get::<_, String>(0)
             })
             .optional()?
@@ -409,9 +415,11 @@ mod tests {
         );
         let lp = s.labelled_pairs(0).unwrap();
         assert_eq!(lp.len(), 1);
+        // the duplicate statement resolves to the id stored first
+        assert_eq!(lp[0].a.as_str(), "hot");
         assert_eq!(
             (lp[0].text_a.as_str(), lp[0].gold.as_deref()),
-            ("Fire is hot", Some("contradiction"))
+            ("fire is HOT", Some("contradiction"))
         );
 
         let many: Vec<Geoid> = (0..25).map(|i| g(&format!("statement {i}"))).collect();

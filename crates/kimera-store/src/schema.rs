@@ -28,13 +28,12 @@ CREATE TABLE geoids (
     text        TEXT NOT NULL,
     lang        TEXT NOT NULL,
     text_hash   BLOB NOT NULL,            -- BLAKE3 of the exact text: embedding cache key
-    dedupe_key  BLOB NOT NULL UNIQUE,     -- BLAKE3 of normalised text + lang
+    dedupe_key  INTEGER NOT NULL UNIQUE,  -- first 8 bytes of BLAKE3(normalised text + lang)
     source      TEXT NOT NULL,            -- file:line or api
     external_id TEXT,
     label       TEXT,
     created_at  INTEGER NOT NULL
 );
-CREATE INDEX geoids_text_hash ON geoids(text_hash);
 
 CREATE TABLE embeddings (
     model      TEXT NOT NULL,

@@ -25,7 +25,7 @@ pub struct IngestArgs {
     #[arg(long, default_value = "und")]
     pub lang: String,
     /// Rows per transaction.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: u64,
     /// Files read and parsed at the same time (the store is written by one thread).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]

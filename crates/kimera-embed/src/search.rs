@@ -1,0 +1,93 @@
+//! Exact nearest-neighbour search over the vectors stored for one model (`kimera similar`).
+//!
+//! A linear scan with a bounded top-k: fine for the CLI on stores of up to millions of
+//! rows; the reactor keeps its own ANN index for repeated queries.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use kimera_store::{Store, f32s_from_blob};
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::{EmbedError, Encoder, Result};
+
+/// A stored geoid near a query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Neighbour {
+    pub id: String,
+    pub text: String,
+    pub lang: String,
+    /// Cosine similarity with the query (vectors are unit-norm, so a dot product).
+    pub score: f32,
+}
+
+struct Ranked(f32, i64, String);
+
+impl PartialEq for Ranked {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ranked {
+    /// "Greater" = worse, so the max-heap's top is the one to evict: lower score, then
+    /// later insertion (ties go to the earlier geoid, for a stable order).
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.total_cmp(&self.0).then(self.1.cmp(&o.1))
+    }
+}
+
+/// The `k` stored geoids most similar to `text`, best first. Only geoids that have a
+/// vector for `enc.model_id()` are searched (run `kimera embed` first).
+pub fn nearest(store: &Store, enc: &dyn Encoder, text: &str, k: usize) -> Result<Vec<Neighbour>> {
+    let q = enc
+        .encode(&[text])?
+        .pop()
+        .ok_or_else(|| EmbedError::Invalid("encoder returned no vector".into()))?;
+    let mut stmt = store.conn().prepare(
+        "SELECT g.seq, g.id, e.vector FROM geoids g
+         JOIN embeddings e ON e.model = ?1 AND e.text_hash = g.text_hash",
+    )?;
+    let mut rows = stmt.query(params![enc.model_id()])?;
+    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let id: String = r.get(1)?;
+        let blob: Vec<u8> = r.get(2)?;
+        let v = f32s_from_blob(&blob)?;
+        if v.len() != q.len() {
+            return Err(EmbedError::DimMismatch {
+                model: enc.model_id().to_string(),
+                expected: q.len(),
+                found: v.len(),
+            });
+        }
+        let item = Ranked(kimera_core::dot(&q, &v), seq, id);
+        if heap.len() < k {
+            heap.push(item);
+        } else if heap.peek().is_some_and(|worst| item < *worst) {
+            heap.pop();
+            heap.push(item);
+        }
+    }
+    let ranked = heap.into_sorted_vec();
+    let mut out = Vec::with_capacity(ranked.len());
+    for Ranked(score, _, id) in ranked {
+        let g = store
+            .geoid(&kimera_core::GeoidId(id.clone()))?
+            .ok_or_else(|| EmbedError::Invalid(format!("geoid {id} vanished during search")))?;
+        out.push(Neighbour {
+            id,
+            text: g.text,
+            lang: g.lang,
+            score,
+        });
+    }
+    Ok(out)
+}

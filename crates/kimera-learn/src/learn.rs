@@ -1,0 +1,410 @@
+//! `learn_batch`: statements in, graph updated; sequential and parallel side by side.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use kimera_core::{Geoid, GeoidId};
+use kimera_store::GeoidRow;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::LearnError;
+use crate::extract::{ExtractError, Extraction, extract};
+use crate::graph::Graph;
+
+/// Below this many statements a batch is learned sequentially even with several
+/// workers: measured with `cargo bench -p kimera-learn` (`threshold` group), parallel
+/// extraction only pays for its thread hand-offs from about this size on.
+pub const PARALLEL_THRESHOLD: usize = 64;
+
+/// Anything that can be learned from: an id, a text, a language and a time.
+pub trait AsStatement {
+    fn id(&self) -> &GeoidId;
+    fn text(&self) -> &str;
+    fn lang(&self) -> &str;
+    /// When the statement was made (its `created_at`); becomes `last_seen`.
+    fn seen_at(&self) -> i64;
+}
+
+/// A statement to learn from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statement {
+    pub id: GeoidId,
+    pub text: String,
+    pub lang: String,
+    pub seen_at: i64,
+}
+
+impl Statement {
+    /// A statement with a derived id (as ingest would give it) and time 0.
+    pub fn new(text: impl Into<String>, lang: impl Into<String>) -> Statement {
+        let (text, lang) = (text.into(), lang.into());
+        Statement {
+            id: GeoidId::from_text(&text, &lang),
+            text,
+            lang,
+            seen_at: 0,
+        }
+    }
+}
+
+impl AsStatement for Statement {
+    fn id(&self) -> &GeoidId {
+        &self.id
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn lang(&self) -> &str {
+        &self.lang
+    }
+    fn seen_at(&self) -> i64 {
+        self.seen_at
+    }
+}
+
+impl AsStatement for GeoidRow {
+    fn id(&self) -> &GeoidId {
+        &self.id
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn lang(&self) -> &str {
+        &self.lang
+    }
+    fn seen_at(&self) -> i64 {
+        self.created_at
+    }
+}
+
+impl AsStatement for Geoid {
+    fn id(&self) -> &GeoidId {
+        &self.id
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn lang(&self) -> &str {
+        &self.lang
+    }
+    fn seen_at(&self) -> i64 {
+        self.created_at
+    }
+}
+
+/// How to learn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnOptions {
+    /// Worker threads; 0 = one per core, 1 = sequential.
+    pub workers: usize,
+    /// Statements extracted per parallel step; the graph merges one chunk while the
+    /// workers extract the next.
+    pub chunk: usize,
+    /// Smaller batches are learned sequentially.
+    pub parallel_threshold: usize,
+}
+
+impl Default for LearnOptions {
+    fn default() -> Self {
+        LearnOptions {
+            workers: 0,
+            chunk: 1024,
+            parallel_threshold: PARALLEL_THRESHOLD,
+        }
+    }
+}
+
+/// A statement that could not be learned; the rest of the batch was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementError {
+    pub id: GeoidId,
+    /// Position in the batch.
+    pub index: usize,
+    pub message: String,
+}
+
+/// Progress of a batch, reported after each chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub errors: u64,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageTimes {
+    /// Extraction, summed over statements (CPU time across workers).
+    pub extract: Duration,
+    /// Merging extractions into the graph (always on one thread).
+    pub graph: Duration,
+    /// Wall time of the batch.
+    pub wall: Duration,
+}
+
+impl std::ops::AddAssign for StageTimes {
+    fn add_assign(&mut self, o: Self) {
+        self.extract += o.extract;
+        self.graph += o.graph;
+        self.wall += o.wall;
+    }
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LearnReport {
+    pub statements: u64,
+    pub learned: u64,
+    /// Statements skipped because they had been learned before.
+    pub already_known: u64,
+    pub errors: Vec<StatementError>,
+    pub new_concepts: u64,
+    pub new_associations: u64,
+    pub parallel: bool,
+    pub times: StageTimes,
+}
+
+impl LearnReport {
+    /// Adds another batch's report.
+    pub fn absorb(&mut self, o: LearnReport) {
+        self.statements += o.statements;
+        self.learned += o.learned;
+        self.already_known += o.already_known;
+        self.errors.extend(o.errors);
+        self.new_concepts += o.new_concepts;
+        self.new_associations += o.new_associations;
+        self.parallel |= o.parallel;
+        self.times += o.times;
+    }
+}
+
+/// Learns batches of statements into a [`Graph`].
+///
+/// Extraction is a pure function of each statement, so it runs on any number of
+/// threads; merging into the graph is sequential and always in batch order, which is
+/// what makes the graph (ids, strengths, provenance order) identical for every worker
+/// count.
+#[derive(Debug)]
+pub struct Learner {
+    opts: LearnOptions,
+    pool: Option<rayon::ThreadPool>,
+}
+
+type Extracted = Option<(Result<Extraction, String>, Duration)>;
+
+impl Learner {
+    pub fn new(opts: LearnOptions) -> Result<Learner, LearnError> {
+        let workers = if opts.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            opts.workers
+        };
+        let pool = if workers > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(workers)
+                    .thread_name(|i| format!("kimera-learn-{i}"))
+                    .build()
+                    .map_err(|e| LearnError::Pool(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        Ok(Learner {
+            opts: LearnOptions { workers, ..opts },
+            pool,
+        })
+    }
+
+    pub fn workers(&self) -> usize {
+        self.opts.workers
+    }
+
+    /// Learns a batch with the built-in extractor ([`extract`]).
+    pub fn learn_batch<S: AsStatement + Sync>(
+        &self,
+        graph: &mut Graph,
+        batch: &[S],
+        progress: impl FnMut(&Progress) + Send,
+    ) -> LearnReport {
+        self.learn_batch_with(graph, batch, &extract, progress)
+    }
+
+    /// Learns a batch with the given extractor. An extractor that returns an error or
+    /// panics on a statement costs only that statement: it is reported in
+    /// [`LearnReport::errors`] and the rest of the batch is learned.
+    pub fn learn_batch_with<S, E>(
+        &self,
+        graph: &mut Graph,
+        batch: &[S],
+        extractor: &E,
+        mut progress: impl FnMut(&Progress) + Send,
+    ) -> LearnReport
+    where
+        S: AsStatement + Sync,
+        E: Fn(&str, &str) -> Result<Extraction, ExtractError> + Sync,
+    {
+        let start = Instant::now();
+        let before = graph.counts();
+        let mut report = LearnReport {
+            statements: batch.len() as u64,
+            ..LearnReport::default()
+        };
+        match &self.pool {
+            Some(pool) if batch.len() >= self.opts.parallel_threshold => {
+                report.parallel = true;
+                learn_parallel(pool, self.opts.chunk, graph, batch, extractor, &mut report, &mut progress)
+            }
+            _ => learn_sequential(self.opts.chunk, graph, batch, extractor, &mut report, &mut progress),
+        }
+        let after = graph.counts();
+        report.new_concepts = after.concepts - before.concepts;
+        report.new_associations = after.associations - before.associations;
+        report.times.wall = start.elapsed();
+        report
+    }
+}
+
+/// Runs the extractor on one statement, turning a panic into that statement's error.
+fn extract_isolated<S, E>(s: &S, extractor: &E) -> (Result<Extraction, String>, Duration)
+where
+    S: AsStatement,
+    E: Fn(&str, &str) -> Result<Extraction, ExtractError>,
+{
+    let t = Instant::now();
+    let r = match catch_unwind(AssertUnwindSafe(|| extractor(s.text(), s.lang()))) {
+        Ok(Ok(ex)) => Ok(ex),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!(
+            "extraction panicked: {}",
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into())
+        )),
+    };
+    (r, t.elapsed())
+}
+
+/// Merges one chunk's extractions into the graph, in order.
+fn merge<S: AsStatement>(
+    graph: &mut Graph,
+    offset: usize,
+    chunk: &[S],
+    extracted: Vec<Extracted>,
+    report: &mut LearnReport,
+) {
+    let t = Instant::now();
+    for (i, (s, e)) in chunk.iter().zip(extracted).enumerate() {
+        match e {
+            None => report.already_known += 1,
+            Some((r, d)) => {
+                report.times.extract += d;
+                match r {
+                    Ok(ex) => {
+                        if graph.learn(s.id(), s.seen_at(), &ex) {
+                            report.learned += 1;
+                        } else {
+                            report.already_known += 1;
+                        }
+                    }
+                    Err(message) => report.errors.push(StatementError {
+                        id: s.id().clone(),
+                        index: offset + i,
+                        message,
+                    }),
+                }
+            }
+        }
+    }
+    report.times.graph += t.elapsed();
+}
+
+/// One statement at a time on the calling thread: extract, merge.
+fn learn_sequential<S, E>(
+    chunk: usize,
+    graph: &mut Graph,
+    batch: &[S],
+    extractor: &E,
+    report: &mut LearnReport,
+    progress: &mut (impl FnMut(&Progress) + Send),
+) where
+    S: AsStatement + Sync,
+    E: Fn(&str, &str) -> Result<Extraction, ExtractError> + Sync,
+{
+    for (ci, c) in batch.chunks(chunk.max(1)).enumerate() {
+        let extracted: Vec<Extracted> = c
+            .iter()
+            .map(|s| (!graph.is_learned(s.id())).then(|| extract_isolated(s, extractor)))
+            .collect();
+        merge(graph, ci * chunk.max(1), c, extracted, report);
+        progress(&Progress {
+            done: (ci * chunk.max(1) + c.len()) as u64,
+            total: batch.len() as u64,
+            errors: report.errors.len() as u64,
+        });
+    }
+}
+
+/// Chunks are extracted by all workers while the previous chunk is merged into the
+/// graph: `rayon::join` runs the merge on this thread and the extraction of the next
+/// chunk on the others (and on this one once the merge is done), so the sequential
+/// merge hides behind the parallel extraction instead of adding to it.
+fn learn_parallel<S, E>(
+    pool: &rayon::ThreadPool,
+    chunk: usize,
+    graph: &mut Graph,
+    batch: &[S],
+    extractor: &E,
+    report: &mut LearnReport,
+    progress: &mut (impl FnMut(&Progress) + Send),
+) where
+    S: AsStatement + Sync,
+    E: Fn(&str, &str) -> Result<Extraction, ExtractError> + Sync,
+{
+    // Statements learned before this batch are skipped without extraction; a
+    // statement repeated inside the batch is caught by `Graph::learn` at merge time.
+    let known: Vec<bool> = batch.iter().map(|s| graph.is_learned(s.id())).collect();
+    // small batches still get a few chunks, so that merging overlaps extraction
+    let chunk = chunk.min(batch.len().div_ceil(4)).max(16);
+    let total = batch.len() as u64;
+    pool.install(|| {
+        let mut pending: Option<(usize, Vec<Extracted>)> = None;
+        let mut chunks = batch.chunks(chunk).enumerate();
+        loop {
+            let next = chunks.next();
+            let (_, extracted) = rayon::join(
+                || {
+                    if let Some((offset, ex)) = pending.take() {
+                        let c = &batch[offset..offset + ex.len()];
+                        merge(graph, offset, c, ex, report);
+                        progress(&Progress {
+                            done: (offset + c.len()) as u64,
+                            total,
+                            errors: report.errors.len() as u64,
+                        });
+                    }
+                },
+                || {
+                    next.map(|(ci, c)| {
+                        let offset = ci * chunk;
+                        let ex: Vec<Extracted> = c
+                            .par_iter()
+                            .enumerate()
+                            .map(|(i, s)| {
+                                (!known[offset + i]).then(|| extract_isolated(s, extractor))
+                            })
+                            .collect();
+                        (offset, ex)
+                    })
+                },
+            );
+            match extracted {
+                Some(e) => pending = Some(e),
+                None => break,
+            }
+        }
+    });
+}

@@ -1,0 +1,277 @@
+//! learn_batch: parallel equals sequential, error and panic isolation, idempotency,
+//! persistence, queries and the conflict finder.
+
+use kimera_core::GeoidId;
+use kimera_learn::{
+    ExtractError, Extraction, Graph, LearnOptions, Learner, Relation, Statement, concept_view,
+    extract, fact_conflicts, find_conflicts, paths, related, synth,
+};
+use kimera_store::Store;
+use proptest::prelude::*;
+
+fn learner(workers: usize, chunk: usize) -> Learner {
+    Learner::new(LearnOptions {
+        workers,
+        chunk,
+        parallel_threshold: 1,
+    })
+    .unwrap()
+}
+
+fn learn(workers: usize, chunk: usize, batch: &[Statement]) -> Graph {
+    let mut g = Graph::new();
+    learner(workers, chunk).learn_batch(&mut g, batch, |_| {});
+    g
+}
+
+fn s(id: &str, text: &str) -> Statement {
+    Statement {
+        id: GeoidId(id.into()),
+        text: text.into(),
+        lang: "en".into(),
+        seen_at: 7,
+    }
+}
+
+#[test]
+fn parallel_equals_sequential_on_generated_statements() {
+    let batch = synth::statements(5_000, 300, 1);
+    let seq = learn(1, 1024, &batch);
+    for (workers, chunk) in [(2, 1024), (2, 7), (3, 100), (4, 5000)] {
+        let par = learn(workers, chunk, &batch);
+        assert!(par == seq, "workers {workers} chunk {chunk}");
+    }
+    let c = seq.counts();
+    assert_eq!(c.statements, 5_000);
+    assert!(c.concepts > 300 && c.associations > 5_000, "{c:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn parallel_equals_sequential_for_any_batch_and_workers(
+        n in 0usize..400, seed in 0u64..1000, workers in 2usize..5, chunk in 1usize..64,
+        dup in 0usize..20,
+    ) {
+        let mut batch = synth::statements(n, 40, seed);
+        // repeated statements inside a batch must be learned once either way
+        let extra: Vec<Statement> = batch.iter().take(dup).cloned().collect();
+        batch.extend(extra);
+        let seq = learn(1, chunk, &batch);
+        let par = learn(workers, chunk, &batch);
+        prop_assert!(par == seq);
+    }
+}
+
+#[test]
+fn a_failing_or_panicking_statement_costs_only_itself() {
+    let batch: Vec<Statement> = (0..200)
+        .map(|i| {
+            let t = match i {
+                13 => "PANIC here".to_string(),
+                77 => "ERROR here".to_string(),
+                _ => format!("Thing{i} is a widget."),
+            };
+            s(&format!("id{i}"), &t)
+        })
+        .collect();
+    let picky = |text: &str, lang: &str| -> Result<Extraction, ExtractError> {
+        if text.starts_with("PANIC") {
+            panic!("boom on {text}");
+        }
+        if text.starts_with("ERROR") {
+            return Err(ExtractError::TooLong(text.len()));
+        }
+        extract(text, lang)
+    };
+    let mut results = Vec::new();
+    for workers in [1, 2] {
+        let mut g = Graph::new();
+        let mut last = None;
+        let r = learner(workers, 16).learn_batch_with(&mut g, &batch, &picky, |p| last = Some(*p));
+        assert_eq!(r.learned, 198);
+        assert_eq!(r.errors.len(), 2);
+        assert_eq!((r.errors[0].id.as_str(), r.errors[0].index), ("id13", 13));
+        assert!(r.errors[0].message.contains("panicked: boom on PANIC here"), "{}", r.errors[0].message);
+        assert_eq!(r.errors[1].id.as_str(), "id77");
+        assert!(r.errors[1].message.contains("over the limit"));
+        let last = last.unwrap();
+        assert_eq!((last.done, last.total, last.errors), (200, 200, 2));
+        assert!(!g.is_learned(&GeoidId("id13".into())), "a failed statement can be retried");
+        results.push(g);
+    }
+    assert!(results[0] == results[1]);
+}
+
+#[test]
+fn learning_twice_is_idempotent_but_new_sources_strengthen() {
+    let batch = vec![s("a", "A cat is a mammal."), s("b", "Cats are mammals.")];
+    let l = learner(1, 8);
+    let mut g = Graph::new();
+    l.learn_batch(&mut g, &batch, |_| {});
+    let (cat, mammal) = (g.concept_id("cat").unwrap(), g.concept_id("mammal").unwrap());
+    let id = g.association_id(cat, Relation::IsA, None, mammal).unwrap();
+    let before = g.association(id).clone();
+    assert_eq!(before.count, 2);
+    assert!((before.strength - (1.0 - 0.1 * 0.4)).abs() < 1e-6, "noisy-or of 0.9 and 0.6");
+
+    let snapshot = g.clone();
+    let r = l.learn_batch(&mut g, &batch, |_| {});
+    assert_eq!((r.learned, r.already_known), (0, 2));
+    assert!(g == snapshot, "nothing changed");
+
+    // the same text from another source is new evidence
+    l.learn_batch(&mut g, &[s("c", "A cat is a mammal.")], |_| {});
+    let after = g.association(id);
+    assert_eq!(after.count, 3);
+    assert!(after.strength > before.strength);
+    assert_eq!(after.sources.len(), 3);
+}
+
+#[test]
+fn graph_persists_in_batches_and_resumes_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let batch = synth::statements(3_000, 200, 9);
+    let whole = learn(1, 512, &batch);
+
+    // learn in three batches, saving after each, reopening the store in between
+    for part in batch.chunks(1_000) {
+        let mut store = Store::open(&path).unwrap();
+        let mut g = Graph::load(&store, true).unwrap();
+        learner(2, 128).learn_batch(&mut g, part, |_| {});
+        g.save(&mut store).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let loaded = Graph::load(&store, true).unwrap();
+    assert!(loaded == whole, "saved in batches == learned at once");
+    store.check_graph().unwrap();
+    let c = store.counts().unwrap();
+    assert_eq!(c.associations, whole.counts().associations);
+
+    // re-learning everything against the stored graph writes nothing new
+    let mut store = Store::open(&path).unwrap();
+    let mut g = Graph::load(&store, true).unwrap();
+    let r = learner(2, 128).learn_batch(&mut g, &batch, |_| {});
+    assert_eq!(r.already_known, 3_000);
+    assert!(g.take_delta().is_empty());
+    g.save(&mut store).unwrap();
+    assert!(Graph::load(&store, true).unwrap() == whole);
+}
+
+#[test]
+fn corrupt_stored_graph_is_refused_with_the_row() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut g = learn(1, 8, &[s("a", "A cat is a mammal.")]);
+    g.save(&mut store).unwrap();
+    store
+        .conn()
+        .execute("UPDATE associations SET kind = 'loves' WHERE id = 0", [])
+        .unwrap();
+    let err = Graph::load(&store, true).unwrap_err().to_string();
+    assert!(err.contains("associations.kind \"loves\""), "{err}");
+}
+
+fn hand_made() -> Graph {
+    learn(
+        1,
+        8,
+        &[
+            s("1", "Smoking causes cancer."),
+            s("2", "Smoking causes cancer."),
+            s("3", "Cancer is a disease."),
+            s("4", "Tar is part of smoking."),
+            s("5", "A disease is a condition."),
+            s("6", "Tobacco contains tar."),
+        ],
+    )
+}
+
+#[test]
+fn paths_explain_strongest_first() {
+    let g = hand_made();
+    let (tar, disease) = (g.find("tar").unwrap(), g.find("disease").unwrap());
+    let p = paths(&g, tar, disease, 3, 5);
+    assert!(!p.is_empty());
+    let kinds: Vec<Relation> = p[0].steps.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, [Relation::PartOf, Relation::Causes, Relation::IsA]);
+    let terms: Vec<&str> = p[0].steps.iter().map(|s| s.to.as_str()).collect();
+    assert_eq!(terms, ["smoking", "cancer", "disease"]);
+    assert!(p.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(paths(&g, tar, disease, 2, 5).is_empty(), "needs three hops");
+    let condition = g.find("condition").unwrap();
+    // tobacco -> tar (contains, walked backwards) -> smoking -> cancer -> disease -> condition: 5 hops
+    assert!(paths(&g, g.find("tobacco").unwrap(), condition, 4, 1).is_empty());
+    let p5 = paths(&g, g.find("tobacco").unwrap(), condition, 5, 1);
+    assert_eq!(p5[0].steps.len(), 5);
+    assert!(!p5[0].steps[0].forward, "tar part-of tobacco, walked from tobacco");
+}
+
+#[test]
+fn concept_and_related_views() {
+    let g = hand_made();
+    let smoking = g.find("Smoking").unwrap();
+    let v = concept_view(&g, smoking, 10, 5);
+    let causes = v.out.iter().find(|e| e.kind == Relation::Causes).unwrap();
+    assert_eq!((causes.other.as_str(), causes.count), ("cancer", 2));
+    assert_eq!(causes.sources, vec![GeoidId("1".into()), GeoidId("2".into())]);
+    assert!(v.inbound.iter().any(|e| e.kind == Relation::PartOf && e.other == "tar"));
+    let r = related(&g, smoking, 3);
+    assert_eq!(r[0].term, "cancer");
+    assert!(r[0].kinds.contains(&Relation::Causes));
+    let one = concept_view(&g, smoking, 1, 0);
+    assert!(one.out.iter().all(|e| e.sources.is_empty()));
+}
+
+#[test]
+fn planted_conflicting_facts_are_found_with_evidence() {
+    let mut batch = synth::statements(2_000, 500, 3);
+    // remove the generator's own accidental conflicts from the picture by using
+    // entities it never produces
+    batch.extend([
+        s("cap1", "The capital of Zedland is Paris."),
+        s("cap2", "Lyon is the capital of Zedland."),
+        s("pop1", "Yorkton has a population of 2.1 million."),
+        s("pop2", "The population of Yorkton is 3,400,000."),
+        s("pop3", "Yorkton has population 2,100,000."),
+        s("opp0", "Alive is the opposite of dead."),
+        s("opp1", "Schrodingercat is alive."),
+        s("opp2", "Schrodingercat is dead."),
+        s("ord1", "The flood happened before the famine."),
+        s("ord2", "The famine happened before the flood."),
+    ]);
+    let g = learn(2, 256, &batch);
+    let found = find_conflicts(&g);
+    let has = |a: &str, b: &str| {
+        found
+            .iter()
+            .find(|(x, y, _)| x.as_str() == a && y.as_str() == b)
+            .map(|t| t.2.clone())
+    };
+    let c = has("cap1", "cap2").expect("two capitals");
+    assert_eq!(c.evidence["rule"], "attribute");
+    assert_eq!(c.evidence["attribute"], "capital");
+    assert!(has("pop1", "pop2").is_some() && has("pop2", "pop3").is_some());
+    assert!(has("pop1", "pop3").is_none(), "2.1 million == 2,100,000");
+    let o = has("opp1", "opp2").expect("alive vs dead");
+    assert_eq!(o.evidence["rule"], "opposite");
+    assert_eq!(o.evidence["opposite"]["kind"], "opposite-of", "learned, not built in");
+    assert_eq!(has("ord1", "ord2").unwrap().evidence["rule"], "order");
+    assert!(found.iter().all(|(a, b, c)| a < b && c.score > 0.0 && c.score <= 1.0));
+
+    // pairwise API agrees, and is silent on agreeing or unrelated statements
+    let st = |id: &str| batch.iter().find(|x| x.id.as_str() == id).unwrap();
+    let c = fact_conflicts(&g, st("pop1"), st("pop2")).unwrap();
+    assert_eq!(c.evidence["values"], serde_json::json!(["2100000", "3400000"]));
+    assert_eq!(c.evidence["associations"][0]["count"], 2, "pop1 and pop3 agree");
+    assert!(fact_conflicts(&g, st("pop1"), st("pop3")).is_none());
+    assert!(fact_conflicts(&g, st("cap1"), st("ord1")).is_none());
+    assert!(fact_conflicts(&g, st("opp1"), st("opp2")).is_some());
+    // built-in antonyms work without a learned opposite-of
+    let empty = Graph::new();
+    let hot = s("h", "The soup is hot.");
+    let cold = s("c", "The soup is cold.");
+    let c = fact_conflicts(&empty, &hot, &cold).unwrap();
+    assert_eq!(c.evidence["opposite"]["builtin"], serde_json::json!(["hot", "cold"]));
+    assert!(fact_conflicts(&empty, &hot, &s("w", "The soup is warm.")).is_none());
+}

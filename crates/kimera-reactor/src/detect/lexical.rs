@@ -1,0 +1,676 @@
+//! Lexical contradiction rules: negation asymmetry, antonyms, mutually exclusive terms,
+//! numbers/dates and swapped names in otherwise similar sentences.
+//!
+//! These rules are cheap and explainable, and only run on pairs that are already about
+//! the same thing (cosine above a floor, and most of their words shared): "Fire is hot"
+//! and "Ice is cold" share too little for "hot/cold" to mean anything.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::{Detector, PairInput, Verdict};
+
+/// Negation cues, counted by parity ("not false" cancels out). English cues apply to
+/// every language because the Kimera datasets append "is false" to statements in any
+/// language; the others apply to all too, since a cue word of one language is rarely an
+/// ordinary word of another (`no` is both English and Spanish).
+const NEGATION_CUES: &[&str] = &[
+    // en
+    "not",
+    "no",
+    "never",
+    "false",
+    "incorrect",
+    "untrue",
+    "nobody",
+    "nothing",
+    "none",
+    "neither",
+    "nor",
+    "nowhere",
+    // fr
+    "pas",
+    "jamais",
+    "faux",
+    "fausse",
+    "aucun",
+    "aucune",
+    "personne",
+    // es / it / pt
+    "nunca",
+    "falso",
+    "ningún",
+    "ninguna",
+    "non",
+    "não",
+    // de
+    "nicht",
+    "kein",
+    "keine",
+    "keiner",
+    "niemals",
+    "falsch",
+    // ar
+    "لا",
+    "ليس",
+    "ليست",
+    "لم",
+    "لن",
+    "خطأ",
+    "خاطئ",
+    "غير",
+];
+
+/// Antonym pairs (either order), lower case.
+const ANTONYMS: &[(&str, &str)] = &[
+    ("hot", "cold"),
+    ("warm", "cold"),
+    ("true", "false"),
+    ("alive", "dead"),
+    ("open", "closed"),
+    ("up", "down"),
+    ("high", "low"),
+    ("big", "small"),
+    ("large", "small"),
+    ("tall", "short"),
+    ("long", "short"),
+    ("fast", "slow"),
+    ("increase", "decrease"),
+    ("increases", "decreases"),
+    ("increased", "decreased"),
+    ("rise", "fall"),
+    ("rises", "falls"),
+    ("wet", "dry"),
+    ("light", "dark"),
+    ("heavy", "light"),
+    ("full", "empty"),
+    ("early", "late"),
+    ("before", "after"),
+    ("above", "below"),
+    ("inside", "outside"),
+    ("win", "lose"),
+    ("won", "lost"),
+    ("wins", "loses"),
+    ("accept", "reject"),
+    ("accepted", "rejected"),
+    ("allow", "forbid"),
+    ("allowed", "forbidden"),
+    ("legal", "illegal"),
+    ("possible", "impossible"),
+    ("always", "never"),
+    ("all", "none"),
+    ("everyone", "nobody"),
+    ("everything", "nothing"),
+    ("more", "less"),
+    ("most", "least"),
+    ("minimum", "maximum"),
+    ("positive", "negative"),
+    ("present", "absent"),
+    ("visible", "invisible"),
+    ("safe", "dangerous"),
+    ("healthy", "sick"),
+    ("rich", "poor"),
+    ("old", "new"),
+    ("old", "young"),
+    ("north", "south"),
+    ("east", "west"),
+    ("left", "right"),
+    ("first", "last"),
+    ("start", "end"),
+    ("begin", "end"),
+    ("buy", "sell"),
+    ("love", "hate"),
+    ("loves", "hates"),
+    ("happy", "sad"),
+    ("good", "bad"),
+    ("strong", "weak"),
+    ("hard", "soft"),
+    ("cheap", "expensive"),
+    ("same", "different"),
+    ("male", "female"),
+    ("man", "woman"),
+    ("men", "women"),
+    ("boy", "girl"),
+    ("boys", "girls"),
+    ("day", "night"),
+    ("summer", "winter"),
+    ("sunrise", "sunset"),
+    ("asleep", "awake"),
+    ("sleeping", "awake"),
+    ("standing", "sitting"),
+    ("push", "pull"),
+    ("pushing", "pulling"),
+    ("enter", "exit"),
+    ("arrive", "leave"),
+    ("success", "failure"),
+    ("succeeded", "failed"),
+    ("agree", "disagree"),
+    ("include", "exclude"),
+    ("includes", "excludes"),
+    ("win", "loss"),
+    ("entering", "leaving"),
+    ("laughing", "crying"),
+    ("smiling", "frowning"),
+    ("chaud", "froid"),
+    ("vrai", "faux"),
+    ("grand", "petit"),
+    ("caliente", "frío"),
+    ("verdadero", "falso"),
+    ("heiß", "kalt"),
+    ("wahr", "falsch"),
+    ("ساخن", "بارد"),
+];
+
+/// Groups of mutually exclusive terms: two different members in otherwise similar
+/// sentences contradict ("Snow is white" / "Snow is green").
+const EXCLUSIVE: &[(&str, &[&str])] = &[
+    (
+        "colour",
+        &[
+            "white", "black", "red", "green", "blue", "yellow", "orange", "purple", "pink",
+            "brown", "grey", "gray",
+        ],
+    ),
+    (
+        "month",
+        &[
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+    ),
+    (
+        "weekday",
+        &[
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ],
+    ),
+];
+
+/// Words that are capitalised only because they start a sentence.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "this", "that", "these", "those", "some", "there", "it", "he", "she", "they",
+    "we", "i", "you", "in", "on", "at", "of", "and", "or", "but", "le", "la", "les", "un", "une",
+    "des", "el", "los", "las", "der", "die", "das", "ein", "eine",
+];
+
+/// The lexical detector. See the module docs for its rules.
+#[derive(Debug, Clone)]
+pub struct LexicalDetector {
+    /// Only pairs with cosine at or above this are considered.
+    pub min_cosine: f32,
+    /// Minimum Jaccard overlap of the words outside the rule's tokens.
+    pub min_overlap: f32,
+}
+
+impl Default for LexicalDetector {
+    fn default() -> Self {
+        LexicalDetector {
+            min_cosine: 0.5,
+            min_overlap: 0.6,
+        }
+    }
+}
+
+/// One word of a sentence.
+#[derive(Debug, Clone, PartialEq)]
+struct Token {
+    lower: String,
+    capitalised: bool,
+    numeric: bool,
+}
+
+/// Splits into words (letters/digits; `3.5` and `1,612` stay one number), expanding
+/// English contractions so that "isn't" carries the cue `not`.
+fn tokenise(text: &str) -> Vec<Token> {
+    let expanded = text
+        .replace('’', "'")
+        .replace("can't", "can not")
+        .replace("Can't", "Can not")
+        .replace("won't", "will not")
+        .replace("Won't", "Will not")
+        .replace("cannot", "can not")
+        .replace("Cannot", "Can not")
+        .replace("n't", " not");
+    let chars: Vec<char> = expanded.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len()
+            && (chars[i].is_alphanumeric()
+                || ((chars[i] == '.' || chars[i] == ',')
+                    && i > start
+                    && chars[i - 1].is_ascii_digit()
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+        {
+            i += 1;
+        }
+        let word: String = chars[start..i].iter().collect();
+        out.push(Token {
+            capitalised: word.chars().next().is_some_and(char::is_uppercase),
+            numeric: word.chars().any(|c| c.is_ascii_digit()),
+            lower: word.to_lowercase(),
+        });
+    }
+    out
+}
+
+fn set(tokens: &[Token], keep: impl Fn(&Token) -> bool) -> BTreeSet<&str> {
+    tokens
+        .iter()
+        .filter(|t| keep(t))
+        .map(|t| t.lower.as_str())
+        .collect()
+}
+
+fn jaccard(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> f32 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 1.0;
+    }
+    a.intersection(b).count() as f32 / union as f32
+}
+
+fn is_cue(w: &str) -> bool {
+    NEGATION_CUES.contains(&w)
+}
+
+impl LexicalDetector {
+    fn verdict(&self, rule: &str, base: f32, overlap: f32, evidence: serde_json::Value) -> Verdict {
+        let mut ev = json!({ "rule": rule, "overlap": overlap });
+        if let (Some(o), serde_json::Value::Object(extra)) = (ev.as_object_mut(), evidence) {
+            o.extend(extra);
+        }
+        Verdict {
+            contradiction: true,
+            score: (base * (0.5 + 0.5 * overlap)).clamp(0.0, 1.0),
+            evidence: ev,
+        }
+    }
+
+    /// Applies the rules in order of reliability; the first that fires gives the verdict.
+    pub fn judge(&self, a_text: &str, b_text: &str, cosine: f32) -> Verdict {
+        if cosine < self.min_cosine {
+            return Verdict::none();
+        }
+        let ta = tokenise(a_text);
+        let tb = tokenise(b_text);
+        if let Some(v) = self.negation(&ta, &tb) {
+            return v;
+        }
+        if let Some(v) = self.antonym(&ta, &tb) {
+            return v;
+        }
+        if let Some(v) = self.exclusive(&ta, &tb) {
+            return v;
+        }
+        if let Some(v) = self.numbers(&ta, &tb) {
+            return v;
+        }
+        if let Some(v) = self.entity_swap(&ta, &tb) {
+            return v;
+        }
+        Verdict::none()
+    }
+
+    /// One side negated (odd number of cues), the other not, the rest shared.
+    fn negation(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
+        let cues_a: Vec<&str> = ta
+            .iter()
+            .map(|t| t.lower.as_str())
+            .filter(|w| is_cue(w))
+            .collect();
+        let cues_b: Vec<&str> = tb
+            .iter()
+            .map(|t| t.lower.as_str())
+            .filter(|w| is_cue(w))
+            .collect();
+        if cues_a.len() % 2 == cues_b.len() % 2 {
+            return None;
+        }
+        let overlap = jaccard(
+            &set(ta, |t| !is_cue(&t.lower)),
+            &set(tb, |t| !is_cue(&t.lower)),
+        );
+        if overlap < self.min_overlap {
+            return None;
+        }
+        let (side, cues) = if cues_a.len() % 2 == 1 {
+            ("a", cues_a)
+        } else {
+            ("b", cues_b)
+        };
+        Some(self.verdict(
+            "negation",
+            0.9,
+            overlap,
+            json!({ "negated": side, "tokens": cues }),
+        ))
+    }
+
+    /// An antonym pair split across the two sentences.
+    fn antonym(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
+        let sa = set(ta, |_| true);
+        let sb = set(tb, |_| true);
+        for &(x, y) in ANTONYMS {
+            for (p, q) in [(x, y), (y, x)] {
+                if sa.contains(p) && sb.contains(q) && !sa.contains(q) && !sb.contains(p) {
+                    let overlap = jaccard(&set(ta, |t| t.lower != p), &set(tb, |t| t.lower != q));
+                    if overlap >= self.min_overlap {
+                        return Some(self.verdict(
+                            "antonym",
+                            0.85,
+                            overlap,
+                            json!({ "tokens": [p, q] }),
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Two different members of an exclusive group (colours, months, weekdays).
+    fn exclusive(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
+        let sa = set(ta, |_| true);
+        let sb = set(tb, |_| true);
+        for &(group, words) in EXCLUSIVE {
+            let only_a: Vec<&str> = words
+                .iter()
+                .copied()
+                .filter(|w| sa.contains(w) && !sb.contains(w))
+                .collect();
+            let only_b: Vec<&str> = words
+                .iter()
+                .copied()
+                .filter(|w| sb.contains(w) && !sa.contains(w))
+                .collect();
+            if only_a.is_empty() || only_b.is_empty() {
+                continue;
+            }
+            let overlap = jaccard(
+                &set(ta, |t| !words.contains(&t.lower.as_str())),
+                &set(tb, |t| !words.contains(&t.lower.as_str())),
+            );
+            if overlap >= self.min_overlap {
+                return Some(self.verdict(
+                    "exclusive",
+                    0.8,
+                    overlap,
+                    json!({ "group": group, "tokens": [only_a, only_b] }),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Different numbers (quantities, years, days) in otherwise similar sentences.
+    fn numbers(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
+        let na = set(ta, |t| t.numeric);
+        let nb = set(tb, |t| t.numeric);
+        if na.is_empty() || nb.is_empty() || na == nb {
+            return None;
+        }
+        let overlap = jaccard(&set(ta, |t| !t.numeric), &set(tb, |t| !t.numeric));
+        if overlap < self.min_overlap {
+            return None;
+        }
+        let only_a: Vec<&str> = na.difference(&nb).copied().collect();
+        let only_b: Vec<&str> = nb.difference(&na).copied().collect();
+        Some(self.verdict(
+            "numbers",
+            0.8,
+            overlap,
+            json!({ "tokens": [only_a, only_b] }),
+        ))
+    }
+
+    /// Exactly one capitalised name swapped for another (places, people, organisations).
+    fn entity_swap(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
+        let sa = set(ta, |_| true);
+        let sb = set(tb, |_| true);
+        let only_a: Vec<&str> = sa.difference(&sb).copied().collect();
+        let only_b: Vec<&str> = sb.difference(&sa).copied().collect();
+        if only_a.len() != 1 || only_b.len() != 1 {
+            return None;
+        }
+        let name = |ts: &[Token], w: &str| {
+            !STOPWORDS.contains(&w)
+                && w.chars().count() >= 2
+                && ts
+                    .iter()
+                    .any(|t| t.lower == w && t.capitalised && !t.numeric)
+        };
+        if !name(ta, only_a[0]) || !name(tb, only_b[0]) {
+            return None;
+        }
+        let overlap = jaccard(
+            &set(ta, |t| t.lower != only_a[0]),
+            &set(tb, |t| t.lower != only_b[0]),
+        );
+        if overlap < self.min_overlap {
+            return None;
+        }
+        Some(self.verdict(
+            "entity_swap",
+            0.7,
+            overlap,
+            json!({ "tokens": [only_a[0], only_b[0]] }),
+        ))
+    }
+}
+
+impl Detector for LexicalDetector {
+    fn name(&self) -> &str {
+        "lexical"
+    }
+
+    fn score_batch(&self, pairs: &[PairInput<'_>]) -> Vec<Verdict> {
+        pairs
+            .iter()
+            .map(|p| self.judge(p.a_text, p.b_text, p.cosine))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(a: &str, b: &str) -> Verdict {
+        LexicalDetector::default().judge(a, b, 0.8)
+    }
+
+    fn rule(v: &Verdict) -> &str {
+        v.evidence["rule"].as_str().unwrap_or("")
+    }
+
+    #[test]
+    fn tokeniser_keeps_numbers_and_expands_contractions() {
+        let t: Vec<String> = tokenise("It isn't 3.5 km, it's 1,612!")
+            .into_iter()
+            .map(|t| t.lower)
+            .collect();
+        assert_eq!(t, ["it", "is", "not", "3.5", "km", "it", "s", "1,612"]);
+        let t: Vec<String> = tokenise("He can't; she won't.")
+            .into_iter()
+            .map(|t| t.lower)
+            .collect();
+        assert_eq!(t, ["he", "can", "not", "she", "will", "not"]);
+    }
+
+    #[test]
+    fn negation_fires_on_asymmetry_and_names_the_cue() {
+        for (a, b, cue) in [
+            ("The sky is blue.", "The sky is not blue.", "not"),
+            (
+                "Emma Spool is a character in Psycho II.",
+                "Emma Spool is a character in Psycho II. is false",
+                "false",
+            ),
+            (
+                "Osa Massen was a Danish actress.",
+                "Osa Massen was a Danish actress is incorrect.",
+                "incorrect",
+            ),
+            ("Cats eat fish.", "Cats never eat fish.", "never"),
+            (
+                "There is a dog in the park",
+                "There is no dog in the park",
+                "no",
+            ),
+            ("The door isn't open", "The door is open", "not"),
+            (
+                "الساقية هي آلة ميكانيكية لرفع المياه.",
+                "الساقية هي آلة ميكانيكية لرفع المياه is false.",
+                "false",
+            ),
+        ] {
+            let v = judge(a, b);
+            assert!(v.contradiction, "{a} / {b}");
+            assert_eq!(rule(&v), "negation");
+            assert!(
+                v.evidence["tokens"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t == cue),
+                "{v:?}"
+            );
+        }
+        let v = judge("The door isn't open", "The door is open");
+        assert_eq!(v.evidence["negated"], "a");
+    }
+
+    #[test]
+    fn negation_does_not_fire_on_symmetric_or_unrelated_pairs() {
+        assert!(!judge("The sky is not blue.", "The sky is not blue today.").contradiction);
+        assert!(
+            !judge("It is not false that snow is white", "Snow is white").contradiction,
+            "double negation cancels"
+        );
+        assert!(
+            !judge("Cats never sleep.", "Dogs chase cars in the city at noon.").contradiction,
+            "too little shared"
+        );
+        assert!(!judge("The sky is blue", "The sky is blue").contradiction);
+    }
+
+    #[test]
+    fn antonyms_fire_only_when_split_across_similar_sentences() {
+        let v = judge("Fire is hot", "Fire is cold");
+        assert!(v.contradiction);
+        assert_eq!(
+            (rule(&v), v.evidence["tokens"].clone()),
+            ("antonym", json!(["hot", "cold"]))
+        );
+        let v = judge("A man is playing a guitar", "A woman is playing a guitar");
+        assert_eq!(v.evidence["tokens"], json!(["man", "woman"]));
+        assert!(!judge("Fire is hot and ice is cold", "Ice is cold and fire is hot").contradiction);
+        assert!(
+            !judge(
+                "Fire is hot",
+                "The old library on the hill is cold in winter"
+            )
+            .contradiction
+        );
+    }
+
+    #[test]
+    fn exclusive_terms_numbers_and_dates() {
+        let v = judge("Snow is white", "Snow is black");
+        assert!(
+            v.contradiction,
+            "white/black is an antonym or exclusive colour"
+        );
+        let v = judge("Snow is white", "Snow is green");
+        assert_eq!(
+            (rule(&v), v.evidence["group"].as_str()),
+            ("exclusive", Some("colour"))
+        );
+        let v = judge(
+            "Apollo 11 landed on July 20, 1969.",
+            "Apollo 11 landed on July 21, 1969.",
+        );
+        assert_eq!(rule(&v), "numbers");
+        assert_eq!(v.evidence["tokens"], json!([["20"], ["21"]]));
+        let v = judge("He was born in March 1980.", "He was born in May 1980.");
+        assert_eq!(
+            (rule(&v), v.evidence["group"].as_str()),
+            ("exclusive", Some("month"))
+        );
+        let v = judge(
+            "The town is 303 km from Adelaide.",
+            "The town is 727 km from Adelaide.",
+        );
+        assert_eq!(rule(&v), "numbers");
+        assert!(
+            !judge(
+                "The town is 303 km from Adelaide.",
+                "The town is 303 km from Adelaide!"
+            )
+            .contradiction
+        );
+        assert!(
+            !judge(
+                "Route 66 is long.",
+                "In 1999 many new songs and films came out."
+            )
+            .contradiction
+        );
+    }
+
+    #[test]
+    fn swapped_names_fire_but_articles_do_not() {
+        let v = judge(
+            "Paris is the capital of France",
+            "Lyon is the capital of France",
+        );
+        assert_eq!(
+            (rule(&v), v.evidence["tokens"].clone()),
+            ("entity_swap", json!(["paris", "lyon"]))
+        );
+        assert!(!judge("A dog runs in the park", "The dog runs in the park").contradiction);
+        assert!(
+            !judge(
+                "Paris is the capital of France",
+                "Paris is the capital city of France"
+            )
+            .contradiction
+        );
+    }
+
+    #[test]
+    fn nothing_fires_below_the_similarity_floor() {
+        let d = LexicalDetector::default();
+        assert!(!d.judge("Fire is hot", "Fire is cold", 0.2).contradiction);
+        assert!(d.judge("Fire is hot", "Fire is cold", 0.5).contradiction);
+        let v = d.score_batch(&[
+            crate::detect::test_util::pair("The sky is blue", "The sky is not blue", 0.9),
+            crate::detect::test_util::pair("The sky is blue", "The sky is not blue", 0.1),
+        ]);
+        assert_eq!((v[0].contradiction, v[1].contradiction), (true, false));
+        assert!(v[0].score > 0.8 && v[0].score <= 1.0);
+    }
+}

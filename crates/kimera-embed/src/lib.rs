@@ -22,6 +22,7 @@
 //! assert!((norm - 1.0).abs() < 1e-5);
 //! ```
 
+mod bert;
 pub mod cache;
 mod hash;
 mod minilm;

@@ -8,9 +8,10 @@
 //!    at most `batch_size` texts. No sequence is ever padded, so no work is wasted on
 //!    padding, and a text's vector cannot depend on its neighbours.
 //! 3. Batches run in parallel on a rayon pool (`threads`, default all cores), longest
-//!    first. Each batch is one candle forward pass; candle's matmuls (gemm) may split
-//!    further over the same pool. Mean pooling over the tokens and L2 normalisation
-//!    finish each vector.
+//!    first. Each batch is one forward pass of [`crate::bert`] (candle's gemm for the
+//!    matrix products, which may split further over the same pool; everything else on
+//!    the calling thread — see that module for why). Mean pooling over the tokens and L2
+//!    normalisation finish each vector.
 //!
 //! # What is guaranteed
 //! The vector of a text is bit-identical whatever the other texts of the call, the batch
@@ -22,12 +23,10 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
+use crate::bert::{Bert, BertConfig};
 use crate::provision::{EXPECTED_SHA256, MODEL_NAME, check_model_dir, sha256_file};
 use crate::{EmbedError, Encoder, Result};
 
@@ -81,7 +80,7 @@ impl Default for MiniLmOptions {
 
 /// A sentence-transformers BERT model with mean pooling, on candle, CPU.
 pub struct MiniLmEncoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     id: String,
     dim: usize,
@@ -161,7 +160,7 @@ impl MiniLmEncoder {
             }
         }
         let cfg_path = dir.join("config.json");
-        let config: Config = serde_json::from_value(read_json(&cfg_path)?).map_err(|e| {
+        let config: BertConfig = serde_json::from_value(read_json(&cfg_path)?).map_err(|e| {
             EmbedError::ModelFile {
                 path: cfg_path.clone(),
                 reason: format!("not a BERT config: {e}"),
@@ -184,17 +183,8 @@ impl MiniLmEncoder {
 
         let weights = dir.join("model.safetensors");
         let sha256 = sha256_file(&weights)?;
-        let device = Device::Cpu;
-        let tensors =
-            candle_core::safetensors::load(&weights, &device).map_err(|e| EmbedError::ModelFile {
-                path: weights.clone(),
-                reason: e.to_string(),
-            })?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(|e| EmbedError::ModelFile {
-            path: weights.clone(),
-            reason: e.to_string(),
-        })?;
+        let model = Bert::load(&weights, config)?;
+        let dim = model.hidden_size();
 
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -210,7 +200,7 @@ impl MiniLmEncoder {
             model,
             tokenizer,
             id: model_id_for(dir, &sha256, opts.precision),
-            dim: config.hidden_size,
+            dim,
             max_tokens,
             batch_size: opts.batch_size.max(1),
             pool,
@@ -250,19 +240,7 @@ impl MiniLmEncoder {
 
     /// One forward pass over sequences of equal length; returns pooled, normalised rows.
     fn forward_same_length(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let len = seqs[0].len();
-        debug_assert!(seqs.iter().all(|s| s.len() == len));
-        let flat: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
-        let device = &self.model.device;
-        let ids = Tensor::from_vec(flat, (seqs.len(), len), device)?;
-        let type_ids = ids.zeros_like()?;
-        // No padding, so every position is attended: the model builds an all-ones mask.
-        let hidden = self.model.forward(&ids, &type_ids, None)?;
-        // Mean over tokens (all real), then L2 (sentence-transformers' Normalize layer).
-        let pooled = (hidden.sum(1)? / len as f64)?;
-        let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let normed = pooled.broadcast_div(&norm)?;
-        Ok(normed.to_vec2::<f32>()?)
+        self.model.embed_same_length(seqs)
     }
 }
 

@@ -1,0 +1,58 @@
+//! `kimera embed`: give every stored geoid a vector (cached in the store).
+
+use std::process::ExitCode;
+
+use clap::Args;
+use kimera_embed::{MiniLmEncoder, MiniLmOptions, Precision, embed_store, model_dir};
+use kimera_store::Store;
+
+use crate::Global;
+use crate::output::{print_json, progress};
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Most texts per forward pass (texts of equal token length are batched together).
+    /// Does not change the vectors.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Geoids read, embedded and written per store transaction.
+    #[arg(long, default_value_t = 4096)]
+    pub chunk: usize,
+    /// Numeric precision of the model (part of the cache key).
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
+    /// Worker threads (default: all cores). Does not change the vectors.
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+}
+
+pub fn run(args: &EmbedArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let enc = MiniLmEncoder::load(
+        &model_dir(),
+        MiniLmOptions { batch_size: args.batch, threads: args.workers, precision: args.precision },
+    )?;
+    let mut store = Store::open(&g.db)?;
+    let pb = progress(g, 0, "embedding");
+    let stats = embed_store(&mut store, &enc, args.chunk, &|done, total| {
+        if pb.length() != Some(total) {
+            pb.set_length(total);
+        }
+        pb.set_position(done);
+    })?;
+    pb.finish_and_clear();
+    if g.json {
+        print_json(&stats)?;
+    } else {
+        println!(
+            "embedded {} texts ({} geoids already had a vector, {} lacked one) with {} in {:.2} s: {:.1} sentences/s ({} threads)",
+            stats.encoded,
+            stats.hits,
+            stats.misses,
+            stats.model_id,
+            stats.seconds,
+            stats.texts_per_sec,
+            enc.threads(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -89,7 +89,13 @@ fn assoc_json(g: &Graph, id: AssocId) -> serde_json::Value {
 }
 
 /// The graph's record of a fact stated by one statement, when learned.
-fn graph_fact(g: &Graph, src: &str, rel: Relation, attr: Option<&str>, dst: &str) -> serde_json::Value {
+fn graph_fact(
+    g: &Graph,
+    src: &str,
+    rel: Relation,
+    attr: Option<&str>,
+    dst: &str,
+) -> serde_json::Value {
     let lookup = || {
         let s = g.concept_id(src)?;
         let d = g.concept_id(dst)?;
@@ -123,12 +129,21 @@ impl Facts<'_> {
             .links
             .iter()
             .filter(|l| matches!(l.rel, Relation::IsA | Relation::HasProperty))
-            .map(|l| (self.ex.term(l.src), l.rel, self.ex.term(l.dst), l.confidence))
+            .map(|l| {
+                (
+                    self.ex.term(l.src),
+                    l.rel,
+                    self.ex.term(l.dst),
+                    l.confidence,
+                )
+            })
     }
 }
 
 fn is_numeric(v: &str) -> bool {
-    v.split(' ').next().is_some_and(|n| n.parse::<f64>().is_ok())
+    v.split(' ')
+        .next()
+        .is_some_and(|n| n.parse::<f64>().is_ok())
 }
 
 /// Do statements `a` and `b` assert conflicting facts? The strongest conflict found,
@@ -270,7 +285,11 @@ pub fn find_conflicts(g: &Graph) -> Vec<(GeoidId, GeoidId, Conflict)> {
             groups.entry((a.src, attr)).or_default().push(i as AssocId);
         }
     }
-    let mut keys: Vec<_> = groups.keys().copied().filter(|k| groups[k].len() > 1).collect();
+    let mut keys: Vec<_> = groups
+        .keys()
+        .copied()
+        .filter(|k| groups[k].len() > 1)
+        .collect();
     keys.sort_unstable();
     for k in keys {
         let ids = &groups[&k];
@@ -306,7 +325,9 @@ pub fn find_conflicts(g: &Graph) -> Vec<(GeoidId, GeoidId, Conflict)> {
     }
     for &(x, y) in BUILTIN_OPPOSITES {
         if let (Some(cx), Some(cy)) = (g.concept_id(x), g.concept_id(y)) {
-            if g.association_id(cx, Relation::OppositeOf, None, cy).is_none() {
+            if g.association_id(cx, Relation::OppositeOf, None, cy)
+                .is_none()
+            {
                 opposites.push((cx, cy, BUILTIN_STRENGTH, json!({"builtin": [x, y]})));
             }
         }

@@ -31,9 +31,7 @@ pub const COOCCUR_WINDOW: usize = 3;
 pub const COOCCUR_WEIGHT: f32 = 0.3;
 
 /// The type of an association.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Relation {
     IsA,
@@ -396,7 +394,15 @@ fn is_preposition(w: &str) -> bool {
 fn is_event_verb(w: &str) -> bool {
     matches!(
         w,
-        "happened" | "happens" | "occurred" | "occurs" | "came" | "comes" | "come" | "took" | "place"
+        "happened"
+            | "happens"
+            | "occurred"
+            | "occurs"
+            | "came"
+            | "comes"
+            | "come"
+            | "took"
+            | "place"
     )
 }
 
@@ -624,7 +630,11 @@ impl Builder<'_> {
                 let Some(x) = self.phrase(l) else { return };
                 for item in self.items(r) {
                     if let Some(y) = self.phrase(item) {
-                        let (s, d) = if reversed { (y, x.clone()) } else { (x.clone(), y) };
+                        let (s, d) = if reversed {
+                            (y, x.clone())
+                        } else {
+                            (x.clone(), y)
+                        };
                         self.link(s, d, rel, None, confidence);
                     }
                 }
@@ -685,7 +695,9 @@ impl Builder<'_> {
             }
             _ if self.kind(r.0) == TokKind::Number => {
                 // "the tower is 330 metres tall"
-                let Some((v, _, after)) = self.value(r) else { return };
+                let Some((v, _, after)) = self.value(r) else {
+                    return;
+                };
                 let attr = (after < r.1)
                     .then(|| dimension(self.word(after)))
                     .flatten()
@@ -697,7 +709,8 @@ impl Builder<'_> {
                     let Some(y) = self.phrase(item) else { continue };
                     // "cats are mammals": a plural noun after a plural copula is a class
                     let last_raw = self.word(item.1 - 1);
-                    let class = plural && self.stem && last_raw.ends_with('s') && last_raw.len() > 3;
+                    let class =
+                        plural && self.stem && last_raw.ends_with('s') && last_raw.len() > 3;
                     if class {
                         self.link(x.clone(), y, Relation::IsA, None, 0.6);
                     } else {
@@ -735,7 +748,9 @@ impl Builder<'_> {
         }
         // "has 8 legs"
         if self.kind(a) == TokKind::Number {
-            let Some(n) = parse_number(self.word(a)) else { return };
+            let Some(n) = parse_number(self.word(a)) else {
+                return;
+            };
             let mut i = a + 1;
             let mut n = n;
             if i < r.1 {
@@ -808,15 +823,14 @@ pub fn extract(text: &str, lang: &str) -> Result<Extraction, ExtractError> {
     b.cooccurrence();
 
     let m = &*MATCHER;
-    let cues: Vec<(usize, usize, Cue)> = m
-        .ac
-        .find_iter(&toks.joined)
-        .map(|mat| {
-            let ts = toks.token_at_or_after(mat.start());
-            let te = toks.token_at_or_after(mat.end());
-            (ts, te, m.cues[mat.pattern().as_usize()])
-        })
-        .collect();
+    let cues: Vec<(usize, usize, Cue)> =
+        m.ac.find_iter(&toks.joined)
+            .map(|mat| {
+                let ts = toks.token_at_or_after(mat.start());
+                let te = toks.token_at_or_after(mat.end());
+                (ts, te, m.cues[mat.pattern().as_usize()])
+            })
+            .collect();
     for (k, &(ts, te, cue)) in cues.iter().enumerate() {
         let lo = if k > 0 { cues[k - 1].1 } else { 0 };
         let hi = cues.get(k + 1).map_or(toks.len(), |c| c.0);
@@ -832,8 +846,10 @@ pub fn extract(text: &str, lang: &str) -> Result<Extraction, ExtractError> {
             .cmp(&(y.src, y.dst, y.rel, y.attr))
             .then(y.confidence.total_cmp(&x.confidence))
     });
-    out.links
-        .dedup_by(|later, first| (later.src, later.dst, later.rel, later.attr) == (first.src, first.dst, first.rel, first.attr));
+    out.links.dedup_by(|later, first| {
+        (later.src, later.dst, later.rel, later.attr)
+            == (first.src, first.dst, first.rel, first.attr)
+    });
     Ok(out)
 }
 
@@ -846,7 +862,9 @@ pub fn concept_term(term: &str) -> Option<String> {
         stem: true,
         out: Extraction::default(),
     };
-    let words: Vec<usize> = (0..toks.len()).filter(|&i| b.kind(i) != TokKind::Punct).collect();
+    let words: Vec<usize> = (0..toks.len())
+        .filter(|&i| b.kind(i) != TokKind::Punct)
+        .collect();
     if words.is_empty() {
         return None;
     }

@@ -162,7 +162,7 @@ impl Graph {
             .copied()
     }
 
-    /// Associations touching a concept (as src, dst or attribute... src or dst only).
+    /// Associations whose src or dst is concept `c`, in creation order.
     pub fn edges(&self, c: ConceptId) -> &[AssocId] {
         &self.adj[c as usize]
     }
@@ -291,10 +291,7 @@ impl Graph {
                     }
                 })
                 .collect(),
-            associations: assocs
-                .into_iter()
-                .map(|id| self.record(id))
-                .collect(),
+            associations: assocs.into_iter().map(|id| self.record(id)).collect(),
             sources: d
                 .provenance
                 .into_iter()
@@ -339,7 +336,10 @@ impl Graph {
         }
         for (i, c) in r.concepts.into_iter().enumerate() {
             if c.id != i as i64 {
-                return Err(corrupt(format!("concepts.id {} where {i} was expected", c.id)));
+                return Err(corrupt(format!(
+                    "concepts.id {} where {i} was expected",
+                    c.id
+                )));
             }
             g.concept_ids.insert(c.term.clone(), i as ConceptId);
             g.concepts.push(Concept {
@@ -352,7 +352,10 @@ impl Graph {
         let n = g.concepts.len() as i64;
         for (i, a) in r.associations.into_iter().enumerate() {
             if a.id != i as i64 {
-                return Err(corrupt(format!("associations.id {} where {i} was expected", a.id)));
+                return Err(corrupt(format!(
+                    "associations.id {} where {i} was expected",
+                    a.id
+                )));
             }
             let rel = Relation::parse(&a.kind)
                 .ok_or_else(|| corrupt(format!("associations.kind {:?} (id {i})", a.kind)))?;
@@ -404,7 +407,8 @@ impl Graph {
         Graph::from_records(store.read_graph(with_sources)?)
     }
 
-    /// Writes what changed since loading (or the last save) in one transaction.
+    /// Writes what changed since loading (or the last save) in one transaction. If the
+    /// write fails the change list is gone: reload the graph before saving again.
     pub fn save(&mut self, store: &mut Store) -> Result<(), LearnError> {
         let d = self.take_delta();
         if !d.is_empty() {

@@ -254,9 +254,24 @@ impl Learner {
         match &self.pool {
             Some(pool) if batch.len() >= self.opts.parallel_threshold => {
                 report.parallel = true;
-                learn_parallel(pool, self.opts.chunk, graph, batch, extractor, &mut report, &mut progress)
+                learn_parallel(
+                    pool,
+                    self.opts.chunk,
+                    graph,
+                    batch,
+                    extractor,
+                    &mut report,
+                    &mut progress,
+                )
             }
-            _ => learn_sequential(self.opts.chunk, graph, batch, extractor, &mut report, &mut progress),
+            _ => learn_sequential(
+                self.opts.chunk,
+                graph,
+                batch,
+                extractor,
+                &mut report,
+                &mut progress,
+            ),
         }
         let after = graph.counts();
         report.new_concepts = after.concepts - before.concepts;

@@ -69,7 +69,11 @@ pub fn concept_view(g: &Graph, c: ConceptId, per_kind: usize, examples: usize) -
     let mut inbound = Vec::new();
     for &id in g.edges(c) {
         let a = g.association(id);
-        let (direction, other) = if a.src == c { (Direction::Out, a.dst) } else { (Direction::In, a.src) };
+        let (direction, other) = if a.src == c {
+            (Direction::Out, a.dst)
+        } else {
+            (Direction::In, a.src)
+        };
         let e = Edge {
             id,
             kind: a.rel,
@@ -103,8 +107,7 @@ pub fn concept_view(g: &Graph, c: ConceptId, per_kind: usize, examples: usize) -
         });
         let mut kept = Vec::with_capacity(list.len());
         let mut run = 0;
-        for (i, e) in list.drain(..).enumerate() {
-            let _ = i;
+        for e in list.drain(..) {
             if kept.last().is_some_and(|l: &Edge| l.kind == e.kind) {
                 run += 1;
             } else {

@@ -8,18 +8,43 @@ use rand_chacha::ChaCha8Rng;
 use crate::learn::Statement;
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "ten", "vo", "si", "dar", "pel", "nu", "qua", "bri", "zo", "fen",
-    "ul", "mar", "tis", "gor", "ena", "phi",
+    "ka", "lo", "mi", "ra", "ten", "vo", "si", "dar", "pel", "nu", "qua", "bri", "zo", "fen", "ul",
+    "mar", "tis", "gor", "ena", "phi",
 ];
 
 const CLASSES: &[&str] = &[
-    "city", "river", "mammal", "bird", "metal", "gas", "planet", "tree", "disease", "language",
-    "instrument", "vehicle", "mineral", "protein", "festival",
+    "city",
+    "river",
+    "mammal",
+    "bird",
+    "metal",
+    "gas",
+    "planet",
+    "tree",
+    "disease",
+    "language",
+    "instrument",
+    "vehicle",
+    "mineral",
+    "protein",
+    "festival",
 ];
 
 const PROPS: &[&str] = &[
-    "hot", "cold", "red", "large", "small", "dangerous", "safe", "ancient", "rare", "common",
-    "heavy", "light", "toxic", "edible",
+    "hot",
+    "cold",
+    "red",
+    "large",
+    "small",
+    "dangerous",
+    "safe",
+    "ancient",
+    "rare",
+    "common",
+    "heavy",
+    "light",
+    "toxic",
+    "edible",
 ];
 
 fn name(rng: &mut ChaCha8Rng, vocab: usize) -> String {
@@ -60,7 +85,10 @@ pub fn statements(n: usize, vocab: usize, seed: u64) -> Vec<Statement> {
                 7 => format!("{x} is made of {y} and {c}."),
                 8 => format!("{x} is located in {y}, near the old {c}."),
                 9 => format!("A {x} is used for cleaning {y} tools."),
-                10 => format!("Most {c}s in {x} are {p} and {}.", PROPS[rng.random_range(0..PROPS.len())]),
+                10 => format!(
+                    "Most {c}s in {x} are {p} and {}.",
+                    PROPS[rng.random_range(0..PROPS.len())]
+                ),
                 11 => format!("{x} is {p}."),
                 12 => format!("Researchers in {x} observed that {y} {c}s migrate every winter."),
                 _ => format!("{x} is the opposite of {y}."),

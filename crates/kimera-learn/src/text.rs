@@ -146,7 +146,8 @@ pub fn tokenize(text: &str, max_tokens: usize) -> Tokens {
 }
 
 fn all_digits_or_sep(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
 }
 
 static STOP_WORDS: LazyLock<FxHashSet<&'static str>> = LazyLock::new(|| {
@@ -161,7 +162,8 @@ static STOP_WORDS: LazyLock<FxHashSet<&'static str>> = LazyLock::new(|| {
     const FR: &str = "le la les l un une des du de d et ou mais est sont était étaient être a ont \
         en dans au aux à que qui quoi dont ce cet cette ces son sa ses leur leurs pour par sur avec \
         sans ne pas plus il elle ils elles on nous vous je se";
-    const AR: &str = "في من على إلى الى عن أن ان هو هي هم و أو او لا ما هذا هذه ذلك تلك التي الذي كان كانت مع";
+    const AR: &str =
+        "في من على إلى الى عن أن ان هو هي هم و أو او لا ما هذا هذه ذلك تلك التي الذي كان كانت مع";
     EN.split_whitespace()
         .chain(FR.split_whitespace())
         .chain(AR.split_whitespace())
@@ -257,10 +259,25 @@ mod tests {
         let words: Vec<&str> = (0..t.len()).map(|i| t.text(i)).collect();
         assert_eq!(
             words,
-            ["the", "population", "is", "2,100,000", "|", "paris", "area", "|", "105.4", "km²", "|"]
+            [
+                "the",
+                "population",
+                "is",
+                "2,100,000",
+                "|",
+                "paris",
+                "area",
+                "|",
+                "105.4",
+                "km²",
+                "|"
+            ]
         );
         assert_eq!(t.toks[3].kind, TokKind::Number);
-        assert_eq!(t.joined, " the population is 2,100,000 | paris area | 105.4 km² | ");
+        assert_eq!(
+            t.joined,
+            " the population is 2,100,000 | paris area | 105.4 km² | "
+        );
     }
 
     #[test]
@@ -269,7 +286,20 @@ mod tests {
         let words: Vec<&str> = (0..t.len()).map(|i| t.text(i)).collect();
         assert_eq!(
             words,
-            ["الأرض", "مسطحة", "|", "والقمر", "كروي", "|", "l", "été", "est", "très", "chaud", "|"]
+            [
+                "الأرض",
+                "مسطحة",
+                "|",
+                "والقمر",
+                "كروي",
+                "|",
+                "l",
+                "été",
+                "est",
+                "très",
+                "chaud",
+                "|"
+            ]
         );
         assert!(tokenize("", 10).is_empty());
         assert_eq!(tokenize("a b c d", 2).len(), 2);

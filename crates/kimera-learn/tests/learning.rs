@@ -92,12 +92,19 @@ fn a_failing_or_panicking_statement_costs_only_itself() {
         assert_eq!(r.learned, 198);
         assert_eq!(r.errors.len(), 2);
         assert_eq!((r.errors[0].id.as_str(), r.errors[0].index), ("id13", 13));
-        assert!(r.errors[0].message.contains("panicked: boom on PANIC here"), "{}", r.errors[0].message);
+        assert!(
+            r.errors[0].message.contains("panicked: boom on PANIC here"),
+            "{}",
+            r.errors[0].message
+        );
         assert_eq!(r.errors[1].id.as_str(), "id77");
         assert!(r.errors[1].message.contains("over the limit"));
         let last = last.unwrap();
         assert_eq!((last.done, last.total, last.errors), (200, 200, 2));
-        assert!(!g.is_learned(&GeoidId("id13".into())), "a failed statement can be retried");
+        assert!(
+            !g.is_learned(&GeoidId("id13".into())),
+            "a failed statement can be retried"
+        );
         results.push(g);
     }
     assert!(results[0] == results[1]);
@@ -109,11 +116,17 @@ fn learning_twice_is_idempotent_but_new_sources_strengthen() {
     let l = learner(1, 8);
     let mut g = Graph::new();
     l.learn_batch(&mut g, &batch, |_| {});
-    let (cat, mammal) = (g.concept_id("cat").unwrap(), g.concept_id("mammal").unwrap());
+    let (cat, mammal) = (
+        g.concept_id("cat").unwrap(),
+        g.concept_id("mammal").unwrap(),
+    );
     let id = g.association_id(cat, Relation::IsA, None, mammal).unwrap();
     let before = g.association(id).clone();
     assert_eq!(before.count, 2);
-    assert!((before.strength - (1.0 - 0.1 * 0.4)).abs() < 1e-6, "noisy-or of 0.9 and 0.6");
+    assert!(
+        (before.strength - (1.0 - 0.1 * 0.4)).abs() < 1e-6,
+        "noisy-or of 0.9 and 0.6"
+    );
 
     let snapshot = g.clone();
     let r = l.learn_batch(&mut g, &batch, |_| {});
@@ -204,7 +217,10 @@ fn paths_explain_strongest_first() {
     assert!(paths(&g, g.find("tobacco").unwrap(), condition, 4, 1).is_empty());
     let p5 = paths(&g, g.find("tobacco").unwrap(), condition, 5, 1);
     assert_eq!(p5[0].steps.len(), 5);
-    assert!(!p5[0].steps[0].forward, "tar part-of tobacco, walked from tobacco");
+    assert!(
+        !p5[0].steps[0].forward,
+        "tar part-of tobacco, walked from tobacco"
+    );
 }
 
 #[test]
@@ -214,8 +230,15 @@ fn concept_and_related_views() {
     let v = concept_view(&g, smoking, 10, 5);
     let causes = v.out.iter().find(|e| e.kind == Relation::Causes).unwrap();
     assert_eq!((causes.other.as_str(), causes.count), ("cancer", 2));
-    assert_eq!(causes.sources, vec![GeoidId("1".into()), GeoidId("2".into())]);
-    assert!(v.inbound.iter().any(|e| e.kind == Relation::PartOf && e.other == "tar"));
+    assert_eq!(
+        causes.sources,
+        vec![GeoidId("1".into()), GeoidId("2".into())]
+    );
+    assert!(
+        v.inbound
+            .iter()
+            .any(|e| e.kind == Relation::PartOf && e.other == "tar")
+    );
     let r = related(&g, smoking, 3);
     assert_eq!(r[0].term, "cancer");
     assert!(r[0].kinds.contains(&Relation::Causes));
@@ -255,15 +278,28 @@ fn planted_conflicting_facts_are_found_with_evidence() {
     assert!(has("pop1", "pop3").is_none(), "2.1 million == 2,100,000");
     let o = has("opp1", "opp2").expect("alive vs dead");
     assert_eq!(o.evidence["rule"], "opposite");
-    assert_eq!(o.evidence["opposite"]["kind"], "opposite-of", "learned, not built in");
+    assert_eq!(
+        o.evidence["opposite"]["kind"], "opposite-of",
+        "learned, not built in"
+    );
     assert_eq!(has("ord1", "ord2").unwrap().evidence["rule"], "order");
-    assert!(found.iter().all(|(a, b, c)| a < b && c.score > 0.0 && c.score <= 1.0));
+    assert!(
+        found
+            .iter()
+            .all(|(a, b, c)| a < b && c.score > 0.0 && c.score <= 1.0)
+    );
 
     // pairwise API agrees, and is silent on agreeing or unrelated statements
     let st = |id: &str| batch.iter().find(|x| x.id.as_str() == id).unwrap();
     let c = fact_conflicts(&g, st("pop1"), st("pop2")).unwrap();
-    assert_eq!(c.evidence["values"], serde_json::json!(["2100000", "3400000"]));
-    assert_eq!(c.evidence["associations"][0]["count"], 2, "pop1 and pop3 agree");
+    assert_eq!(
+        c.evidence["values"],
+        serde_json::json!(["2100000", "3400000"])
+    );
+    assert_eq!(
+        c.evidence["associations"][0]["count"], 2,
+        "pop1 and pop3 agree"
+    );
     assert!(fact_conflicts(&g, st("pop1"), st("pop3")).is_none());
     assert!(fact_conflicts(&g, st("cap1"), st("ord1")).is_none());
     assert!(fact_conflicts(&g, st("opp1"), st("opp2")).is_some());
@@ -272,6 +308,9 @@ fn planted_conflicting_facts_are_found_with_evidence() {
     let hot = s("h", "The soup is hot.");
     let cold = s("c", "The soup is cold.");
     let c = fact_conflicts(&empty, &hot, &cold).unwrap();
-    assert_eq!(c.evidence["opposite"]["builtin"], serde_json::json!(["hot", "cold"]));
+    assert_eq!(
+        c.evidence["opposite"]["builtin"],
+        serde_json::json!(["hot", "cold"])
+    );
     assert!(fact_conflicts(&empty, &hot, &s("w", "The soup is warm.")).is_none());
 }

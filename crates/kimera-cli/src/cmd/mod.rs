@@ -1,5 +1,56 @@
 //! One module per subcommand, each with an `Args` struct and a `run` function.
 
+pub mod check;
+pub mod concept;
+pub mod demo;
+pub mod embed;
 pub mod export;
 pub mod ingest;
+pub mod judge;
+pub mod learn;
+pub mod model;
+pub mod path;
+pub mod related;
+pub mod run;
+pub mod scars;
+pub mod similar;
 pub mod stats;
+pub mod train_detector;
+
+/// The reactor cascade used when none is given.
+pub const DEFAULT_DETECTORS: &str = "lexical";
+
+/// Parses a comma-separated detector list into the cascade.
+pub fn detectors(list: &str) -> anyhow::Result<Vec<Box<dyn kimera_reactor::Detector>>> {
+    Ok(kimera_reactor::detectors_from_list(list)?)
+}
+
+/// A one-line reason from a scar's evidence: the rule and its tokens, or the
+/// probability of a model, or the reasoning of a judge.
+pub fn why(ev: &serde_json::Value) -> String {
+    fn flat(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::Array(a) => a.iter().map(flat).collect::<Vec<_>>().join(" / "),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+    let mut parts = Vec::new();
+    if let Some(rule) = ev.get("rule").and_then(|r| r.as_str()) {
+        parts.push(rule.to_string());
+    }
+    if let Some(t) = ev.get("tokens") {
+        parts.push(flat(t));
+    }
+    if let Some(p) = ev.get("probability").and_then(|p| p.as_f64()) {
+        parts.push(format!("p={p:.2}"));
+    }
+    if let Some(r) = ev.get("reasoning").and_then(|r| r.as_str()) {
+        parts.push(r.to_string());
+    }
+    if parts.is_empty() {
+        ev.to_string()
+    } else {
+        parts.join(": ")
+    }
+}

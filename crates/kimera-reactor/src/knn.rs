@@ -100,9 +100,9 @@ impl Default for KnnParams {
         KnnParams {
             k: 10,
             floor: 0.5,
-            exact_max: 20_000,
+            exact_max: 5_000,
             nlist: 0,
-            nprobe: 16,
+            nprobe: 8,
         }
     }
 }
@@ -274,7 +274,7 @@ fn kmeans(table: &VectorTable, nlist: usize, parallel: bool) -> Vec<f32> {
     let n = table.len();
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(KMEANS_SEED);
-    let sample_n = n.min(nlist * 32);
+    let sample_n = n.min(nlist * 16);
     let (sample, _) = order.partial_shuffle(&mut rng, sample_n);
     let mut sample = sample.to_vec();
     sample.sort_unstable();
@@ -283,7 +283,7 @@ fn kmeans(table: &VectorTable, nlist: usize, parallel: bool) -> Vec<f32> {
         .flat_map(|&i| table.get(i).to_vec())
         .collect();
     let blocks: Vec<&[u32]> = sample.chunks(256).collect();
-    for _ in 0..8 {
+    for _ in 0..6 {
         let assign: Vec<Vec<u32>> = map_items(&blocks, parallel, |b| {
             b.iter()
                 .map(|&i| nearest_lists(table.get(i), &centroids, dim, 1)[0])

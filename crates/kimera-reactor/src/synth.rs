@@ -23,6 +23,25 @@ fn unit(rng: &mut impl Rng, dim: usize) -> Vec<f32> {
     v
 }
 
+/// Size of the made-up vocabulary of synthetic statements.
+const VOCAB: u32 = 4096;
+
+/// The `j`-th made-up word ("kaboru", "temisa"...): random statements share almost no
+/// words, as unrelated real statements do, so the lexical rules stay quiet on them.
+fn word(j: u32) -> String {
+    const C: &[u8] = b"bdfgklmnprstvz";
+    const V: &[u8] = b"aeiou";
+    let mut w = String::new();
+    let mut x = j + 1;
+    while x > 0 {
+        w.push(C[(x % 14) as usize] as char);
+        x /= 14;
+        w.push(V[(x % 5) as usize] as char);
+        x /= 5;
+    }
+    w
+}
+
 /// `n × dim` unit vectors, row-major. With `clusters == 0` they are uniform on the
 /// sphere; otherwise each is `centre + spread · noise` (noise of unit expected norm)
 /// around one of `clusters` random centres, normalised.
@@ -120,11 +139,9 @@ pub fn fill_store(
                         kimera_core::l2_normalise(&mut v);
                         v
                     };
-                    let t = format!(
-                        "Record {i} of group {} has value {}.",
-                        i % 97,
-                        rng.random_range(0..1000)
-                    );
+                    let words: Vec<String> =
+                        (0..6).map(|_| word(rng.random_range(0..VOCAB))).collect();
+                    let t = format!("Record {i} {}.", words.join(" "));
                     (t, v)
                 }
             };

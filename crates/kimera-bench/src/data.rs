@@ -232,10 +232,9 @@ fn check_same_pair(known: &PairMeta, known_det: &str, new: &PairMeta, new_det: &
             return Err(BenchError::InconsistentPair {
                 pair: known.key.clone(),
                 field: field.to_string(),
-                first,
-                first_detector: known_det.to_string(),
-                second,
-                second_detector: new_det.to_string(),
+                detail: format!(
+                    "`{first}` for detector `{known_det}`, `{second}` for detector `{new_det}`"
+                ),
             });
         }
     }
@@ -307,7 +306,7 @@ mod tests {
             DetectorOutput::scored(pair("p\nq", true), "m", 0.5, true, 1.0),
         ] {
             assert!(
-                Dataset::from_outputs(&[bad.clone()], &[]).is_err(),
+                Dataset::from_outputs(std::slice::from_ref(&bad), &[]).is_err(),
                 "{bad:?}"
             );
         }

@@ -32,17 +32,12 @@ pub enum BenchError {
         message: String,
     },
     /// Two rows describe the same pair differently (gold label, language, ...).
-    #[error(
-        "pair `{pair}`: field `{field}` is `{first}` for detector `{first_detector}` \
-         but `{second}` for detector `{second_detector}`"
-    )]
+    #[error("pair `{pair}`: field `{field}` differs between rows: {detail}")]
     InconsistentPair {
         pair: String,
         field: String,
-        first: String,
-        first_detector: String,
-        second: String,
-        second_detector: String,
+        /// Both values and the detectors whose rows carry them.
+        detail: String,
     },
     /// An option passed to the report is not usable.
     #[error("invalid option `{option}`: {message}")]

@@ -64,16 +64,27 @@ pub struct LabelledCurve<'a> {
     pub area: f64,
 }
 
-fn curve_chart(
-    path: &Path,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    curves: &[LabelledCurve<'_>],
-    area_name: &str,
-    reference: Option<(Vec<(f64, f64)>, String)>,
+/// What differs between the ROC and the PR chart.
+struct CurveChart<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    /// Name of the area in the legend (AUC, AP).
+    area_name: &'a str,
+    /// A dashed reference line (chance) and its legend text.
+    reference: (Vec<(f64, f64)>, String),
     legend_pos: SeriesLabelPosition,
-) -> Result<()> {
+}
+
+fn curve_chart(path: &Path, spec: CurveChart<'_>, curves: &[LabelledCurve<'_>]) -> Result<()> {
+    let CurveChart {
+        title,
+        x_desc,
+        y_desc,
+        area_name,
+        reference,
+        legend_pos,
+    } = spec;
     register_font();
     let root = BitMapBackend::new(path, (900, 760)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
@@ -98,7 +109,8 @@ fn curve_chart(
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()
         .map_err(|e| plot_err(path, e))?;
-    if let Some((points, label)) = reference {
+    {
+        let (points, label) = reference;
         chart
             .draw_series(DashedLineSeries::new(
                 points,
@@ -144,33 +156,31 @@ fn curve_chart(
 
 /// ROC curves of all detectors on one chart, with the chance diagonal.
 pub fn roc_chart(path: &Path, curves: &[LabelledCurve<'_>]) -> Result<()> {
-    curve_chart(
-        path,
-        "ROC curves",
-        "False positive rate (non-contradictions flagged)",
-        "True positive rate (contradictions found)",
-        curves,
-        "AUC",
-        Some((vec![(0.0, 0.0), (1.0, 1.0)], "chance".into())),
-        SeriesLabelPosition::LowerRight,
-    )
+    let spec = CurveChart {
+        title: "ROC curves",
+        x_desc: "False positive rate (non-contradictions flagged)",
+        y_desc: "True positive rate (contradictions found)",
+        area_name: "AUC",
+        reference: (vec![(0.0, 0.0), (1.0, 1.0)], "chance".into()),
+        legend_pos: SeriesLabelPosition::LowerRight,
+    };
+    curve_chart(path, spec, curves)
 }
 
 /// Precision–recall curves of all detectors on one chart, with the prevalence line.
 pub fn pr_chart(path: &Path, curves: &[LabelledCurve<'_>], prevalence: f64) -> Result<()> {
-    curve_chart(
-        path,
-        "Precision–recall curves",
-        "Recall (contradictions found)",
-        "Precision (flagged pairs that are contradictions)",
-        curves,
-        "AP",
-        Some((
+    let spec = CurveChart {
+        title: "Precision–recall curves",
+        x_desc: "Recall (contradictions found)",
+        y_desc: "Precision (flagged pairs that are contradictions)",
+        area_name: "AP",
+        reference: (
             vec![(0.0, prevalence), (1.0, prevalence)],
             format!("chance (prevalence {prevalence:.3})"),
-        )),
-        SeriesLabelPosition::LowerLeft,
-    )
+        ),
+        legend_pos: SeriesLabelPosition::LowerLeft,
+    };
+    curve_chart(path, spec, curves)
 }
 
 /// One confusion matrix per detector, side by side (up to 3 per row).

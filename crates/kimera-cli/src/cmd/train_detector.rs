@@ -1,0 +1,130 @@
+//! `kimera train-detector`: trains the learned contradiction detector (`model`) from
+//! labelled pairs, seeded, printing dev metrics per epoch.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use kimera_detect::{Route, TrainOptions, TrainProgress, train_to_dir};
+
+use crate::Global;
+use crate::output::print_json;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RouteArg {
+    /// Feature head on frozen MiniLM vectors (fast).
+    Head,
+    /// LoRA cross-encoder on MiniLM (accurate).
+    Cross,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainDetectorArgs {
+    /// Training pairs (SICK .tsv or Kimera pairs .csv).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Dev pairs: epoch and threshold are chosen on these.
+    #[arg(long)]
+    pub dev: PathBuf,
+    /// Model folder to write (`<out>/head` or `<out>/cross`).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "cross")]
+    pub route: RouteArg,
+    /// Epochs (default: head 40, cross 1).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Peak learning rate (default 1e-3).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Batch size (default: head 64, cross 16).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Train on at most N shuffled pairs per epoch (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub max_train: usize,
+    /// Hidden units of the head (0 = logistic regression).
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
+    /// LoRA rank of the cross-encoder.
+    #[arg(long, default_value_t = 8)]
+    pub lora_rank: usize,
+    /// Number of top transformer layers the cross-encoder adapts (the rest stay frozen).
+    #[arg(long, default_value_t = 3)]
+    pub lora_layers: usize,
+}
+
+pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let route = match args.route {
+        RouteArg::Head => Route::Head,
+        RouteArg::Cross => Route::Cross,
+    };
+    let mut opts = TrainOptions::new(route, kimera_embed::model_dir());
+    opts.epochs = args.epochs;
+    opts.seed = args.seed;
+    opts.lr = args.lr;
+    opts.batch_size = args.batch_size;
+    opts.max_train = args.max_train;
+    opts.hidden = args.hidden;
+    opts.lora_rank = args.lora_rank;
+    opts.lora_layers = args.lora_layers;
+    let quiet = g.quiet;
+    let mut progress = |p: TrainProgress| match p {
+        TrainProgress::Epoch(r) => {
+            if !quiet {
+                eprintln!(
+                    "epoch {:>3}  loss {:.4}  dev P {:.3} R {:.3} F1 {:.3} @ {:.3}  ({:.1}s)",
+                    r.epoch,
+                    r.train_loss,
+                    r.dev.precision,
+                    r.dev.recall,
+                    r.dev.f1,
+                    r.dev.threshold,
+                    r.seconds
+                );
+            }
+        }
+        TrainProgress::Step {
+            epoch,
+            step,
+            steps,
+            loss,
+        } => {
+            if !quiet && (step % 20 == 0 || step == steps) && steps > 20 {
+                eprint!("\repoch {epoch} step {step}/{steps} loss {loss:.4}   ");
+                if step == steps {
+                    eprintln!();
+                }
+                let _ = std::io::stderr().flush();
+            }
+        }
+        TrainProgress::Embedding { done, total } => {
+            if !quiet {
+                eprint!("\rembedding pairs {done}/{total}   ");
+                if done == total {
+                    eprintln!();
+                }
+            }
+        }
+    };
+    let trained = train_to_dir(&args.train, &args.dev, &args.out, &opts, &mut progress)?;
+    let m = &trained.meta;
+    if g.json {
+        print_json(m)?;
+    } else {
+        println!(
+            "{} route: dev ({}) contradiction P {:.3} R {:.3} F1 {:.3} at threshold {:.4}; wrote {}",
+            route.dir_name(),
+            m.dev_file,
+            m.dev.precision,
+            m.dev.recall,
+            m.dev.f1,
+            m.threshold,
+            args.out.join(route.dir_name()).display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

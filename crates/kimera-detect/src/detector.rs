@@ -1,0 +1,283 @@
+//! The `model` detector: loads a model folder (`head/` and/or `cross/`) and scores pairs.
+//!
+//! With both routes present it is a cascade: the head (microseconds per pair, from the
+//! vectors the reactor already has) rules out pairs whose P(contradiction) is below
+//! `cascade_floor`, and only the rest go through the cross-encoder, whose probability and
+//! threshold then decide. The floor is stored in `cascade.json`, chosen on the dev set
+//! so that the head drops no dev pair the cross-encoder would have flagged.
+
+use std::path::{Path, PathBuf};
+
+use kimera_reactor::{Detector, PairInput, Verdict};
+use serde_json::json;
+
+use crate::cross::{Base, CrossModel};
+use crate::features::{LEXICAL_NAMES, lexical, pair_features};
+use crate::head::HeadModel;
+use crate::train::{Meta, Route, WEIGHTS_FILE, read_meta};
+use crate::{DetectError, Result};
+
+/// Names accepted by [`detector_by_name`]: the reactor's plus `model`.
+pub const DETECTOR_NAMES: &[&str] = &["baseline", "lexical", "model"];
+
+/// The committed model folder, unless `KIMERA_DETECTOR_DIR` names another.
+pub fn default_detector_dir() -> PathBuf {
+    match std::env::var_os("KIMERA_DETECTOR_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights"),
+    }
+}
+
+/// `cascade.json` of a model folder.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct CascadeConfig {
+    /// Pairs whose head probability is below this skip the cross-encoder.
+    pub floor: f32,
+}
+
+/// The learned detector. See the module docs.
+#[derive(Debug)]
+pub struct ModelDetector {
+    head: Option<(HeadModel, Meta)>,
+    cross: Option<(CrossModel, Meta)>,
+    floor: Option<f32>,
+}
+
+impl ModelDetector {
+    /// Loads `dir/head` and/or `dir/cross` (at least one), the cross-encoder on top of the
+    /// base model in `model_dir`. Refuses weights trained on a different base model.
+    pub fn load(dir: &Path, model_dir: &Path) -> Result<Self> {
+        let hd = dir.join(Route::Head.dir_name());
+        let cd = dir.join(Route::Cross.dir_name());
+        if !hd.join(WEIGHTS_FILE).is_file() && !cd.join(WEIGHTS_FILE).is_file() {
+            return Err(DetectError::Missing {
+                dir: dir.to_path_buf(),
+                missing: format!("head/{WEIGHTS_FILE} and cross/{WEIGHTS_FILE}"),
+            });
+        }
+        let mut head = None;
+        if hd.join(WEIGHTS_FILE).is_file() {
+            let meta = read_meta(&hd)?;
+            head = Some((
+                HeadModel::load(&hd.join(WEIGHTS_FILE), meta.feature_len)?,
+                meta,
+            ));
+        }
+        let mut cross = None;
+        if cd.join(WEIGHTS_FILE).is_file() {
+            let meta = read_meta(&cd)?;
+            let base = Base::load(model_dir)?;
+            if base.sha256 != meta.base_sha256 {
+                return Err(DetectError::Format {
+                    path: cd.join(WEIGHTS_FILE),
+                    reason: format!(
+                        "trained on base model sha256 {}, but {} has {}",
+                        meta.base_sha256,
+                        model_dir.display(),
+                        base.sha256
+                    ),
+                });
+            }
+            let lora = meta
+                .cross
+                .as_ref()
+                .map(|c| c.lora)
+                .ok_or_else(|| DetectError::Format {
+                    path: cd.join("meta.json"),
+                    reason: "field cross is missing".into(),
+                })?;
+            cross = Some((CrossModel::load(base, lora, &cd.join(WEIGHTS_FILE))?, meta));
+        }
+        let mut floor = None;
+        let cpath = dir.join("cascade.json");
+        if head.is_some() && cross.is_some() && cpath.is_file() {
+            let text = std::fs::read_to_string(&cpath).map_err(|e| DetectError::Io {
+                path: cpath.clone(),
+                source: e,
+            })?;
+            let c: CascadeConfig =
+                serde_json::from_str(&text).map_err(|e| DetectError::Format {
+                    path: cpath.clone(),
+                    reason: e.to_string(),
+                })?;
+            floor = Some(c.floor);
+        }
+        Ok(ModelDetector { head, cross, floor })
+    }
+
+    /// The default folder ([`default_detector_dir`]) on the default base model.
+    pub fn load_default() -> Result<Self> {
+        Self::load(&default_detector_dir(), &kimera_embed::model_dir())
+    }
+
+    /// Drops the cross-encoder (head only: fastest), or the head (cross only).
+    pub fn only(mut self, route: Route) -> Self {
+        match route {
+            Route::Head => self.cross = None,
+            Route::Cross => self.head = None,
+        }
+        self.floor = None;
+        self
+    }
+
+    /// Sets or clears the cascade floor (see the module docs).
+    pub fn with_floor(mut self, floor: Option<f32>) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    pub fn head_meta(&self) -> Option<&Meta> {
+        self.head.as_ref().map(|h| &h.1)
+    }
+
+    pub fn cross_meta(&self) -> Option<&Meta> {
+        self.cross.as_ref().map(|c| &c.1)
+    }
+
+    /// Head probabilities for pairs with vectors (`None` where vectors are missing).
+    pub fn head_probs(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<f32>>> {
+        let Some((h, _)) = &self.head else {
+            return Ok(vec![None; pairs.len()]);
+        };
+        let dim = h.dim();
+        let mut rows = Vec::new();
+        let mut idx = Vec::new();
+        for (i, p) in pairs.iter().enumerate() {
+            if !p.a_vec.is_empty() && p.a_vec.len() == p.b_vec.len() {
+                let f = pair_features(p.a_vec, p.b_vec, p.a_text, p.b_text);
+                if f.len() == dim {
+                    rows.push(f);
+                    idx.push(i);
+                }
+            }
+        }
+        let probs = h.p_contradiction(&rows)?;
+        let mut out = vec![None; pairs.len()];
+        for (i, p) in idx.into_iter().zip(probs) {
+            out[i] = Some(p);
+        }
+        Ok(out)
+    }
+
+    /// P(contradiction), the route that decided and its threshold, for each pair.
+    pub fn probabilities(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<(f32, Route, f32)>>> {
+        let head = self.head_probs(pairs)?;
+        let mut out: Vec<Option<(f32, Route, f32)>> = vec![None; pairs.len()];
+        if let Some((c, meta)) = &self.cross {
+            let send: Vec<usize> = (0..pairs.len())
+                .filter(|&i| match (self.floor, head[i]) {
+                    (Some(f), Some(p)) => p >= f,
+                    _ => true,
+                })
+                .collect();
+            let texts: Vec<(&str, &str)> = send
+                .iter()
+                .map(|&i| (pairs[i].a_text, pairs[i].b_text))
+                .collect();
+            let probs = c.p_contradiction(&texts)?;
+            for (&i, p) in send.iter().zip(probs) {
+                out[i] = Some((p, Route::Cross, meta.threshold));
+            }
+            // Pairs the head ruled out keep its (low) probability.
+            if let Some((_, hm)) = &self.head {
+                for i in 0..pairs.len() {
+                    if out[i].is_none() {
+                        out[i] = head[i].map(|p| (p, Route::Head, hm.threshold));
+                    }
+                }
+            }
+        } else if let Some((_, hm)) = &self.head {
+            for i in 0..pairs.len() {
+                out[i] = head[i].map(|p| (p, Route::Head, hm.threshold));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Detector for ModelDetector {
+    fn name(&self) -> &str {
+        "model"
+    }
+
+    fn score_batch(&self, pairs: &[PairInput<'_>]) -> Vec<Verdict> {
+        let probs = match self.probabilities(pairs) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("model detector failed on a batch of {}: {e}", pairs.len());
+                return vec![Verdict::none(); pairs.len()];
+            }
+        };
+        pairs
+            .iter()
+            .zip(probs)
+            .map(|(pair, p)| {
+                let Some((p, route, threshold)) = p else {
+                    return Verdict::none();
+                };
+                let contradiction = p >= threshold;
+                if !contradiction {
+                    return Verdict {
+                        contradiction: false,
+                        score: p,
+                        evidence: serde_json::Value::Null,
+                    };
+                }
+                let lex = lexical(pair.a_text, pair.b_text, pair.cosine);
+                let signals: Vec<&str> = LEXICAL_NAMES
+                    .iter()
+                    .zip(lex)
+                    .filter(|(n, v)| {
+                        *v != 0.0
+                            && (n.starts_with("rule_")
+                                || **n == "negation_asymmetry"
+                                || **n == "number_mismatch")
+                    })
+                    .map(|(n, _)| *n)
+                    .collect();
+                Verdict {
+                    contradiction,
+                    score: p.clamp(0.0, 1.0),
+                    evidence: json!({
+                        "rule": "model",
+                        "route": route,
+                        "probability": p,
+                        "threshold": threshold,
+                        "signals": signals,
+                        "cosine": pair.cosine,
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The reactor's detectors plus `model` (the committed weights, see
+/// [`ModelDetector::load_default`]).
+pub fn detector_by_name(name: &str) -> Result<Box<dyn Detector>> {
+    match name.trim() {
+        "model" => Ok(Box::new(ModelDetector::load_default()?)),
+        other => Ok(kimera_reactor::detector_by_name(other)
+            .map_err(|e| DetectError::Invalid(format!("{e} (kimera-detect adds: model)")))?),
+    }
+}
+
+/// Comma-separated list → cascade, like the reactor's, with `model` available.
+pub fn detectors_from_list(list: &str) -> Result<Vec<Box<dyn Detector>>> {
+    let mut out: Vec<Box<dyn Detector>> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if out.iter().any(|d| d.name() == name) {
+            return Err(DetectError::Invalid(format!(
+                "detector {name} is listed twice"
+            )));
+        }
+        out.push(detector_by_name(name)?);
+    }
+    if out.is_empty() {
+        return Err(DetectError::Invalid(format!(
+            "no detector in {list:?}; known: {}",
+            DETECTOR_NAMES.join(", ")
+        )));
+    }
+    Ok(out)
+}

@@ -1,0 +1,71 @@
+//! `check_text` on a store built from data/demo finds the planted contradiction
+//! ("Paris is the capital of France." vs its negation) and finds nothing in an unrelated
+//! store. Uses the committed weights and the real model.
+
+mod common;
+
+use std::path::PathBuf;
+
+use kimera_detect::{ModelDetector, check_text};
+use kimera_embed::{MiniLmEncoder, embed_store};
+use kimera_ingest::{IngestOptions, ingest_paths};
+use kimera_reactor::{Detector, LexicalDetector};
+use kimera_store::Store;
+
+fn store_from(path: PathBuf, enc: &MiniLmEncoder) -> Store {
+    let mut store = Store::open_in_memory().unwrap();
+    ingest_paths(
+        &mut store,
+        &[path],
+        &IngestOptions::default(),
+        &|_, _, _| {},
+    )
+    .unwrap();
+    embed_store(&mut store, enc, 64, &|_, _| {}).unwrap();
+    store
+}
+
+#[test]
+fn check_finds_the_planted_contradiction_and_nothing_in_an_unrelated_store() {
+    let Some(model_dir) = common::model_dir() else {
+        return;
+    };
+    let enc = MiniLmEncoder::load(&model_dir, Default::default()).unwrap();
+    let model = ModelDetector::load(&kimera_detect::default_detector_dir(), &model_dir).unwrap();
+    let detectors: Vec<Box<dyn Detector>> =
+        vec![Box::new(LexicalDetector::default()), Box::new(model)];
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/statements.csv");
+    let store = store_from(demo, &enc);
+    let text = "Paris is not the capital of France.";
+    let report = check_text(&store, &enc, &detectors, text, "en", 10).unwrap();
+    assert_eq!(report.examined, 10);
+    let model_hits: Vec<_> = report
+        .contradictions
+        .iter()
+        .filter(|h| h.detector == "model")
+        .collect();
+    assert!(
+        model_hits
+            .iter()
+            .any(|h| h.text == "Paris is the capital of France."),
+        "{:#?}",
+        report.contradictions
+    );
+    let hit = model_hits
+        .iter()
+        .find(|h| h.text == "Paris is the capital of France.")
+        .unwrap();
+    let p = hit.evidence["probability"].as_f64().unwrap();
+    assert!(p >= hit.evidence["threshold"].as_f64().unwrap() && p <= 1.0);
+    // The statement itself (also in the demo data) is not its own contradiction.
+    assert!(report.contradictions.iter().all(|h| h.text != text));
+
+    let unrelated = store_from(common::fixture("unrelated.csv"), &enc);
+    let report = check_text(&unrelated, &enc, &detectors, text, "en", 10).unwrap();
+    assert!(report.examined > 0);
+    assert!(
+        report.contradictions.is_empty(),
+        "{:#?}",
+        report.contradictions
+    );
+}

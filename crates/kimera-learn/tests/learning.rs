@@ -314,3 +314,44 @@ fn planted_conflicting_facts_are_found_with_evidence() {
     );
     assert!(fact_conflicts(&empty, &hot, &s("w", "The soup is warm.")).is_none());
 }
+
+/// The `shared/data` folder beside the repository, or `None` (with a notice) when it
+/// is missing outside CI; missing under CI=true is a failure.
+fn shared_data() -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{} is missing and CI=true", p.display());
+    }
+    println!("skipped: {} is missing", p.display());
+    None
+}
+
+#[test]
+fn real_sick_sentences_learn_identically_in_parallel() {
+    let Some(data) = shared_data() else { return };
+    let tsv = std::fs::read_to_string(data.join("sick/sick_trial.tsv")).unwrap();
+    let mut batch = Vec::new();
+    for (i, line) in tsv.lines().enumerate().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        for (j, text) in cols.iter().skip(1).take(2).enumerate() {
+            batch.push(Statement {
+                id: GeoidId(format!("sick:{i}:{j}")),
+                text: text.to_string(),
+                lang: "en".into(),
+                seen_at: i as i64,
+            });
+        }
+    }
+    assert!(batch.len() > 900);
+    let seq = learn(1, 1024, &batch);
+    let par = learn(2, 64, &batch);
+    assert!(par == seq);
+    assert_eq!(seq.counts().statements as usize, batch.len());
+    // SICK is about people doing things: "man" must be a well-connected concept
+    let man = seq.find("man").unwrap();
+    assert!(seq.edges(man).len() > 50);
+    assert!(seq.concept(man).count > 100);
+}

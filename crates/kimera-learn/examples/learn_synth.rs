@@ -1,5 +1,5 @@
 //! Writes generated statements into a store, for benchmarking `kimera learn`:
-//! `cargo run --release -p kimera-learn --example synth_store -- bench.db 100000`.
+//! `cargo run --release -p kimera-learn --example learn_synth -- bench.db 100000`.
 
 use kimera_core::{Geoid, Source};
 use kimera_store::Store;
@@ -8,7 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .ok_or("usage: synth_store DB [N] [VOCAB] [SEED]")?;
+        .ok_or("usage: learn_synth DB [N] [VOCAB] [SEED]")?;
     let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
     let vocab: usize = args.next().map_or(Ok(5_000), |s| s.parse())?;
     let seed: u64 = args.next().map_or(Ok(1), |s| s.parse())?;

@@ -1,0 +1,158 @@
+//! `kimera run`: one reactor cycle over the store.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use kimera_reactor::{KnnParams, Pairing, ReactorError, RunConfig, RunStats};
+use kimera_store::Store;
+
+use crate::Global;
+use crate::output::{print_json, print_table, progress};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Reactor threads (default: all cores; 1 = the sequential path). --mp is the
+    /// original Kimera spelling. The scars do not depend on it.
+    #[arg(long, visible_alias = "mp")]
+    pub workers: Option<usize>,
+    /// Geoids read and pairs scored (and committed) per chunk: bounds memory; the scars do
+    /// not depend on it.
+    #[arg(long, default_value_t = 10_000)]
+    pub chunk: usize,
+    /// Candidate pairs: ann (each statement's nearest neighbours), random (Kimera's seeded
+    /// shuffle into pairs), or pairs (the labelled pairs stored by ingest).
+    #[arg(long, default_value = "ann")]
+    pub pairing: Pairing,
+    /// Neighbours per statement for --pairing ann.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Neighbours below this cosine are not candidates (--pairing ann).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_sim: f32,
+    /// Seed of --pairing random.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Detectors of the cascade, cheapest first (baseline, lexical).
+    #[arg(long, default_value = crate::cmd::DEFAULT_DETECTORS)]
+    pub detectors: String,
+    /// Read the vectors of this embedding model (default: the only model in the store).
+    #[arg(long)]
+    pub model_id: Option<String>,
+    /// Stores up to this many embedded statements are searched exactly, larger ones with
+    /// the IVF index.
+    #[arg(long, default_value_t = KnnParams::default().exact_max)]
+    pub exact_max: usize,
+    /// IVF lists probed per statement: more is slower and finds more true neighbours.
+    #[arg(long, default_value_t = KnnParams::default().nprobe)]
+    pub nprobe: usize,
+}
+
+/// The model whose vectors to read: the one asked for, or the only one stored.
+fn pick_model(store: &Store, asked: Option<&str>, g: &Global) -> anyhow::Result<String> {
+    if let Some(m) = asked {
+        return Ok(m.to_string());
+    }
+    let counts = store.counts()?;
+    if counts.geoids == 0 {
+        // nothing to compare: the cycle runs (and records an empty run) with any model
+        return Ok(counts
+            .embeddings_by_model
+            .first()
+            .map_or_else(|| "-".to_string(), |(m, _)| m.clone()));
+    }
+    let models = counts.embeddings_by_model;
+    match models.as_slice() {
+        [] => bail!(
+            "no embeddings in {}; run `kimera embed` first (or pass --model-id)",
+            g.db.display()
+        ),
+        [(m, _)] => Ok(m.clone()),
+        many => bail!(
+            "{} holds vectors of several models ({}); choose one with --model-id",
+            g.db.display(),
+            many.iter()
+                .map(|(m, n)| format!("{m}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open(&g.db)?;
+    let detectors = crate::cmd::detectors(&a.detectors)?;
+    let cfg = RunConfig {
+        model_id: pick_model(&store, a.model_id.as_deref(), g)?,
+        pairing: a.pairing,
+        knn: KnnParams {
+            k: a.k,
+            floor: a.min_sim,
+            exact_max: a.exact_max,
+            nprobe: a.nprobe,
+            ..KnnParams::default()
+        },
+        seed: a.seed,
+        chunk: a.chunk,
+        workers: a.workers.unwrap_or(0),
+        args: std::env::args().skip(1).collect(),
+    };
+    let pb = progress(g, 0, "reactor");
+    let result = kimera_reactor::run(&mut store, &cfg, &detectors, &|p| {
+        pb.set_message(p.phase);
+        pb.set_length(p.total);
+        pb.set_position(p.done);
+    });
+    pb.finish_and_clear();
+    let stats = match result {
+        Err(e @ ReactorError::NoVectors { .. }) => {
+            return Err(e).context("run `kimera embed` first");
+        }
+        other => other.with_context(|| format!("reactor run on {}", g.db.display()))?,
+    };
+    if g.json {
+        print_json(&stats)?;
+    } else {
+        print_stats(&stats);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_stats(s: &RunStats) {
+    let by_det = s
+        .scars_by_detector
+        .iter()
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows: Vec<Vec<String>> = [
+        ("run", s.run_id.to_string()),
+        ("mode", format!("{} ({} workers)", s.mode, s.workers)),
+        ("pairing", format!("{} [{}]", s.pairing, s.index)),
+        ("detectors", s.detectors.join(",")),
+        ("model", s.model_id.clone()),
+        (
+            "geoids",
+            format!("{} ({} without a vector)", s.geoids, s.missing_vectors),
+        ),
+        ("pairs checked", s.pairs_checked.to_string()),
+        ("scars found", format!("{} ({by_det})", s.scars_found)),
+        ("new scars", s.new_scars.to_string()),
+        ("chunks", s.chunks.to_string()),
+        (
+            "time",
+            format!(
+                "{} ms (load {}, candidates {}, detect {}); {} geoids/s",
+                s.latency_ms, s.load_ms, s.candidates_ms, s.detect_ms, s.geoids_per_s
+            ),
+        ),
+        ("peak memory", format!("{:.1} MB", s.mem_mb)),
+    ]
+    .into_iter()
+    .map(|(k, v)| vec![k.to_string(), v])
+    .collect();
+    print_table(&["stat", "value"], &rows);
+    if s.new_scars > 0 {
+        println!("\nsee them with `kimera scars`");
+    }
+}

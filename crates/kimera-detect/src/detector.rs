@@ -35,6 +35,78 @@ pub struct CascadeConfig {
     pub floor: f32,
 }
 
+/// Chooses the cascade floor on a dev set and writes `dir/cascade.json`: half the lowest
+/// head probability among the dev pairs the cross-encoder flags, so that on dev the head
+/// drops no pair the cross-encoder would have reported (the factor ½ is the margin for
+/// unseen data). Needs `dir/head` and `dir/cross`.
+pub fn calibrate_cascade(
+    dir: &Path,
+    model_dir: &Path,
+    dev: &[crate::Example],
+    vecs: &[(Vec<f32>, Vec<f32>)],
+) -> Result<CascadeConfig> {
+    let det = ModelDetector::load(dir, model_dir)?.with_floor(None);
+    if det.head.is_none() || det.cross.is_none() {
+        return Err(DetectError::Missing {
+            dir: dir.to_path_buf(),
+            missing: "head/ or cross/ (the cascade needs both)".into(),
+        });
+    }
+    let pairs = crate::detector::pair_inputs(dev, vecs);
+    let head = det.head_probs(&pairs)?;
+    let cross = det.probabilities(&pairs)?;
+    let mut floor = 1.0f32;
+    for (h, c) in head.iter().zip(&cross) {
+        if let (Some(h), Some((p, Route::Cross, t))) = (h, c) {
+            if p >= t {
+                floor = floor.min(*h);
+            }
+        }
+    }
+    let cfg = CascadeConfig { floor: floor * 0.5 };
+    let path = dir.join("cascade.json");
+    let json = serde_json::to_string_pretty(&cfg).expect("serialises") + "\n";
+    std::fs::write(&path, json).map_err(|e| DetectError::Io { path, source: e })?;
+    Ok(cfg)
+}
+
+/// [`calibrate_cascade`] on a dev file: embeds its pairs with the default MiniLM options.
+pub fn calibrate_cascade_file(
+    dir: &Path,
+    model_dir: &Path,
+    dev_path: &Path,
+) -> Result<CascadeConfig> {
+    let dev = crate::load_examples(dev_path)?;
+    let enc = kimera_embed::MiniLmEncoder::load(model_dir, kimera_embed::MiniLmOptions::default())?;
+    let vecs = crate::train::embed_pairs(&enc, &dev, &mut |_| {})?;
+    calibrate_cascade(dir, model_dir, &dev, &vecs)
+}
+
+/// Reactor inputs for labelled examples and their vectors (side a = `e.a`).
+pub fn pair_inputs<'a>(
+    set: &'a [crate::Example],
+    vecs: &'a [(Vec<f32>, Vec<f32>)],
+) -> Vec<PairInput<'a>> {
+    set.iter()
+        .zip(vecs)
+        .map(|(e, (u, v))| {
+            let cos = kimera_core::dot(u, v);
+            PairInput {
+                a_id: "a",
+                b_id: "b",
+                a_text: &e.a,
+                b_text: &e.b,
+                a_lang: &e.lang,
+                b_lang: &e.lang,
+                a_vec: u,
+                b_vec: v,
+                cosine: cos,
+                resonance: cos,
+            }
+        })
+        .collect()
+}
+
 /// The learned detector. See the module docs.
 #[derive(Debug)]
 pub struct ModelDetector {
@@ -128,6 +200,11 @@ impl ModelDetector {
 
     pub fn head_meta(&self) -> Option<&Meta> {
         self.head.as_ref().map(|h| &h.1)
+    }
+
+    /// The cascade floor in use, if any.
+    pub fn floor(&self) -> Option<f32> {
+        self.floor
     }
 
     pub fn cross_meta(&self) -> Option<&Meta> {

@@ -35,7 +35,8 @@ use std::path::PathBuf;
 pub use check::{CheckHit, CheckReport, check_text};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
-    DETECTOR_NAMES, ModelDetector, default_detector_dir, detector_by_name, detectors_from_list,
+    CascadeConfig, DETECTOR_NAMES, ModelDetector, calibrate_cascade, calibrate_cascade_file,
+    default_detector_dir, detector_by_name, detectors_from_list, pair_inputs,
 };
 pub use metrics::{Prf, best_threshold, prf};
 pub use train::{Meta, Route, TrainOptions, train_to_dir};

@@ -17,6 +17,9 @@ pub enum RouteArg {
     Head,
     /// LoRA cross-encoder on MiniLM (accurate).
     Cross,
+    /// Choose the head's pre-filter floor for the head → cross cascade on --dev (needs
+    /// both routes already trained in --out; --train is not used).
+    Cascade,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +64,23 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let route = match args.route {
         RouteArg::Head => Route::Head,
         RouteArg::Cross => Route::Cross,
+        RouteArg::Cascade => {
+            let cfg = kimera_detect::calibrate_cascade_file(
+                &args.out,
+                &kimera_embed::model_dir(),
+                &args.dev,
+            )?;
+            if g.json {
+                print_json(&cfg)?;
+            } else {
+                println!(
+                    "cascade: pairs with head P(contradiction) < {:.5} skip the cross-encoder; wrote {}",
+                    cfg.floor,
+                    args.out.join("cascade.json").display()
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let mut opts = TrainOptions::new(route, kimera_embed::model_dir());
     opts.epochs = args.epochs;

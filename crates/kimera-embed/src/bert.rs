@@ -326,14 +326,45 @@ fn add_bias_residual_rows(x: &mut [f32], bias: &[f32], residual: &[f32]) {
     }
 }
 
-/// Exact (erf) GELU, as BERT's `"gelu"`: x·½·(1 + erf(x/√2)).
+/// GELU as BERT's `"gelu"`: x·½·(1 + erf(x/√2)), with a branch-free erf (max abs error
+/// 5e-7 in f32) that the compiler vectorises. libm's scalar `erff` took ~20% of the run time.
 fn bias_gelu_rows(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (a, b) in row.iter_mut().zip(bias) {
             let y = *a + b;
-            *a = 0.5 * y * (1.0 + libm::erff(y * std::f32::consts::FRAC_1_SQRT_2));
+            *a = 0.5 * y * (1.0 + erf_approx(y * std::f32::consts::FRAC_1_SQRT_2));
         }
     }
+}
+
+/// erf by Abramowitz & Stegun 7.1.26 (1.5e-7 in exact arithmetic, ≤ 5e-7 in f32), branch-free.
+#[inline(always)]
+fn erf_approx(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = ((((1.061_405_4 * t - 1.453_152) * t + 1.421_413_8) * t - 0.284_496_74) * t
+        + 0.254_829_6)
+        * t;
+    (1.0 - poly * exp_approx(-a * a)).copysign(x)
+}
+
+/// e^x for x in [-87, 88] (clamped outside), relative error ~2e-7, branch-free: x = n·ln2 + r,
+/// a degree-6 polynomial for e^r, and 2^n assembled in the exponent bits.
+#[inline(always)]
+fn exp_approx(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // 1.5·2²³: adding and subtracting it rounds to the nearest integer without a branch
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
 fn layer_norm_rows(x: &mut [f32], h: usize, g: &[f32], b: &[f32], eps: f32) {
@@ -357,7 +388,7 @@ fn softmax_rows(x: &mut [f32], n: usize, scale: f32) {
         }
         let mut sum = 0f32;
         for a in row.iter_mut() {
-            *a = (*a - max).exp();
+            *a = exp_approx(*a - max);
             sum += *a;
         }
         let inv = 1.0 / sum;
@@ -383,6 +414,22 @@ mod tests {
         // (x - 2.5) / sqrt(1.25)
         let want = [-1.3416408f32, -0.4472136, 0.4472136, 1.3416408];
         assert!(y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{y:?}");
+    }
+
+    #[test]
+    fn fast_exp_and_erf_are_accurate() {
+        for i in -2000..=2000 {
+            let x = i as f32 / 100.0;
+            let e = exp_approx(x);
+            let want = x.exp();
+            assert!(((e - want) / want).abs() < 5e-7, "exp({x}) = {e}, want {want}");
+            let f = erf_approx(x);
+            let want = libm::erff(x);
+            assert!((f - want).abs() < 5e-7, "erf({x}) = {f}, want {want}");
+        }
+        // clamped, finite and tiny instead of 0 or NaN
+        let tiny = exp_approx(-1000.0);
+        assert!(tiny > 0.0 && tiny < 1e-37, "{tiny}");
     }
 
     #[test]

@@ -142,6 +142,12 @@ fn cross_encoder_trains_on_fixture_and_reloads_to_the_same_probabilities() {
     let (prf, probs) = evaluate(&model, &dev).unwrap();
     assert_close(&probs, &trained.dev_probs);
     assert_eq!(prf.f1, trained.meta.dev.f1);
+    // A pair's probability does not depend on the other pairs of the call (the reactor's
+    // batching contract): one at a time gives the same numbers.
+    for (e, p) in dev.iter().zip(&probs) {
+        let one = model.p_contradiction(&[(e.a.as_str(), e.b.as_str())]).unwrap();
+        assert!((one[0] - p).abs() <= 1e-6, "{} vs {p}", one[0]);
+    }
 }
 
 #[test]

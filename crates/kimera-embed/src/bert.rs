@@ -97,7 +97,10 @@ impl Bert {
         if cfg.hidden_act != "gelu" {
             return Err(file_err(
                 weights,
-                format!("hidden_act {:?} is not supported (only \"gelu\")", cfg.hidden_act),
+                format!(
+                    "hidden_act {:?} is not supported (only \"gelu\")",
+                    cfg.hidden_act
+                ),
             ));
         }
         if cfg.position_embedding_type != "absolute" {
@@ -107,7 +110,10 @@ impl Bert {
             ));
         }
         if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
-            return Err(file_err(weights, "hidden_size is not a multiple of num_attention_heads"));
+            return Err(file_err(
+                weights,
+                "hidden_size is not a multiple of num_attention_heads",
+            ));
         }
         let device = Device::Cpu;
         let mut ts: HashMap<String, Tensor> =
@@ -134,12 +140,18 @@ impl Bert {
         let vec = |t: Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
         // Linear weights are stored [out, in]; keep them as contiguous [in, out].
         let lin = |t: Tensor| -> Result<Tensor> { Ok(t.t()?.contiguous()?) };
-        let word = vec(take("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?)?;
+        let word = vec(take(
+            "embeddings.word_embeddings.weight",
+            &[cfg.vocab_size, h],
+        )?)?;
         let pos = vec(take(
             "embeddings.position_embeddings.weight",
             &[cfg.max_position_embeddings, h],
         )?)?;
-        let typ = vec(take("embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h])?)?;
+        let typ = vec(take(
+            "embeddings.token_type_embeddings.weight",
+            &[cfg.type_vocab_size, h],
+        )?)?;
         let emb_ln_g = vec(take("embeddings.LayerNorm.weight", &[h])?)?;
         let emb_ln_b = vec(take("embeddings.LayerNorm.bias", &[h])?)?;
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
@@ -158,7 +170,10 @@ impl Bert {
                 b_qkv,
                 w_o: lin(take(&format!("{p}attention.output.dense.weight"), &[h, h])?)?,
                 b_o: vec(take(&format!("{p}attention.output.dense.bias"), &[h])?)?,
-                ln1_g: vec(take(&format!("{p}attention.output.LayerNorm.weight"), &[h])?)?,
+                ln1_g: vec(take(
+                    &format!("{p}attention.output.LayerNorm.weight"),
+                    &[h],
+                )?)?,
                 ln1_b: vec(take(&format!("{p}attention.output.LayerNorm.bias"), &[h])?)?,
                 w_i: lin(take(&format!("{p}intermediate.dense.weight"), &[im, h])?)?,
                 b_i: vec(take(&format!("{p}intermediate.dense.bias"), &[im])?)?,
@@ -202,7 +217,9 @@ impl Bert {
             for (t, &id) in seq.iter().enumerate() {
                 let id = id as usize;
                 if id >= self.cfg.vocab_size {
-                    return Err(EmbedError::Invalid(format!("token id {id} out of vocabulary")));
+                    return Err(EmbedError::Invalid(format!(
+                        "token id {id} out of vocabulary"
+                    )));
                 }
                 let row = &mut x[(s * l + t) * h..][..h];
                 let w = &self.word[id * h..][..h];
@@ -259,7 +276,8 @@ impl Bert {
                     let bh = s * nh + hh;
                     let src = hh * hd;
                     q[(bh * l + t) * hd..][..hd].copy_from_slice(&row[src..src + hd]);
-                    v[(bh * l + t) * hd..][..hd].copy_from_slice(&row[2 * h + src..2 * h + src + hd]);
+                    v[(bh * l + t) * hd..][..hd]
+                        .copy_from_slice(&row[2 * h + src..2 * h + src + hd]);
                     for d in 0..hd {
                         kt[(bh * hd + d) * l + t] = row[h + src + d];
                     }
@@ -319,7 +337,10 @@ fn add_bias_rows(x: &mut [f32], bias: &[f32]) {
 }
 
 fn add_bias_residual_rows(x: &mut [f32], bias: &[f32], residual: &[f32]) {
-    for (row, res) in x.chunks_exact_mut(bias.len()).zip(residual.chunks_exact(bias.len())) {
+    for (row, res) in x
+        .chunks_exact_mut(bias.len())
+        .zip(residual.chunks_exact(bias.len()))
+    {
         for ((a, b), r) in row.iter_mut().zip(bias).zip(res) {
             *a = *a + b + r;
         }
@@ -408,12 +429,18 @@ mod tests {
         softmax_rows(&mut x, 3, 1.0);
         // python3 -c "import numpy as n;e=n.exp([1,2,3]);print(e/e.sum())"
         let want = [0.09003057f32, 0.24472847, 0.66524096];
-        assert!(x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{x:?}");
+        assert!(
+            x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{x:?}"
+        );
         let mut y = vec![1.0f32, 2.0, 3.0, 4.0];
         layer_norm_rows(&mut y, 4, &[1.0; 4], &[0.0; 4], 1e-12);
         // (x - 2.5) / sqrt(1.25)
         let want = [-1.3416408f32, -0.4472136, 0.4472136, 1.3416408];
-        assert!(y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{y:?}");
+        assert!(
+            y.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{y:?}"
+        );
     }
 
     #[test]
@@ -422,7 +449,10 @@ mod tests {
             let x = i as f32 / 100.0;
             let e = exp_approx(x);
             let want = x.exp();
-            assert!(((e - want) / want).abs() < 5e-7, "exp({x}) = {e}, want {want}");
+            assert!(
+                ((e - want) / want).abs() < 5e-7,
+                "exp({x}) = {e}, want {want}"
+            );
             let f = erf_approx(x);
             let want = libm::erff(x);
             assert!((f - want).abs() < 5e-7, "erf({x}) = {f}, want {want}");
@@ -438,6 +468,9 @@ mod tests {
         bias_gelu_rows(&mut x, &[0.0; 5]);
         // python3 -c "import torch;print(torch.nn.functional.gelu(torch.tensor([-3.,-1.,0.,.5,2.])))"
         let want = [-0.0040496f32, -0.1586553, 0.0, 0.3457312, 1.9544997];
-        assert!(x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{x:?}");
+        assert!(
+            x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{x:?}"
+        );
     }
 }

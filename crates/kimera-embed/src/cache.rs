@@ -70,7 +70,10 @@ pub fn embed_texts_cached(
             }
         }
     }
-    Ok((out.into_iter().map(|v| v.unwrap_or_default()).collect(), stats))
+    Ok((
+        out.into_iter().map(|v| v.unwrap_or_default()).collect(),
+        stats,
+    ))
 }
 
 fn check_dim(model: &str, expected: usize, found: usize) -> Result<()> {
@@ -129,7 +132,9 @@ pub fn embed_store(
     progress(0, missing);
     loop {
         let rows = missing_after(store, &model, after, batch)?;
-        let Some(&(last, _, _)) = rows.last() else { break };
+        let Some(&(last, _, _)) = rows.last() else {
+            break;
+        };
         after = last;
         let mut seen: HashMap<[u8; 32], ()> = HashMap::new();
         let unique: Vec<&(i64, String, [u8; 32])> = rows

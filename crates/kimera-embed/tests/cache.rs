@@ -55,7 +55,14 @@ fn cached_vector_of_wrong_dimension_is_an_error_not_a_result() {
         .unwrap();
     let err = embed_texts_cached(&mut s, &enc, &["x"]).unwrap_err();
     assert!(
-        matches!(err, EmbedError::DimMismatch { expected: 384, found: 3, .. }),
+        matches!(
+            err,
+            EmbedError::DimMismatch {
+                expected: 384,
+                found: 3,
+                ..
+            }
+        ),
         "{err}"
     );
 }
@@ -76,7 +83,10 @@ fn embed_store_fills_what_is_missing_then_hits() {
     assert_eq!(calls.borrow().last(), Some(&(5, 5)));
     assert_eq!(s.count_missing_embeddings(enc.model_id()).unwrap(), 0);
     let got = s
-        .get_embeddings(enc.model_id(), &[text_hash("Le chat est assis sur le tapis.")])
+        .get_embeddings(
+            enc.model_id(),
+            &[text_hash("Le chat est assis sur le tapis.")],
+        )
         .unwrap();
     assert_eq!(
         got[0].as_deref(),
@@ -131,6 +141,10 @@ fn nearest_finds_the_closest_statements_best_first() {
     assert_eq!(hits[1].text, "A cat is sitting on a mat.");
     assert!(hits[0].score >= hits[1].score);
     let all = nearest(&s, &enc, "cat", 10).unwrap();
-    assert_eq!(all.len(), 3, "only geoids with a vector for this model are searched");
+    assert_eq!(
+        all.len(),
+        3,
+        "only geoids with a vector for this model are searched"
+    );
     assert!(nearest(&s, &enc, "cat", 0).unwrap().is_empty());
 }

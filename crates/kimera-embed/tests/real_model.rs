@@ -97,16 +97,32 @@ fn parity_with_sentence_transformers() {
 
 #[test]
 fn determinism_across_batch_size_thread_count_and_company() {
-    let Some(dir) = model_or_skip("determinism") else { return };
+    let Some(dir) = model_or_skip("determinism") else {
+        return;
+    };
     let fx = fixture();
     let refs: Vec<&str> = fx.texts.iter().map(String::as_str).collect();
-    let base = MiniLmEncoder::load(&dir, MiniLmOptions { batch_size: 64, threads: 2, ..Default::default() })
-        .unwrap()
-        .encode(&refs)
-        .unwrap();
+    let base = MiniLmEncoder::load(
+        &dir,
+        MiniLmOptions {
+            batch_size: 64,
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .encode(&refs)
+    .unwrap();
     for (batch_size, threads) in [(1, 1), (3, 2), (7, 1), (1000, 3)] {
-        let enc = MiniLmEncoder::load(&dir, MiniLmOptions { batch_size, threads, ..Default::default() })
-            .unwrap();
+        let enc = MiniLmEncoder::load(
+            &dir,
+            MiniLmOptions {
+                batch_size,
+                threads,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let got = enc.encode(&refs).unwrap();
         for i in 0..refs.len() {
             assert!(
@@ -188,7 +204,10 @@ fn unreadable_model_files_name_the_file() {
     let err = MiniLmEncoder::load(dir.path(), MiniLmOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("config.json") && err.contains("line 1"), "{err}");
+    assert!(
+        err.contains("config.json") && err.contains("line 1"),
+        "{err}"
+    );
     let missing = MiniLmEncoder::load(&dir.path().join("absent"), MiniLmOptions::default())
         .unwrap_err()
         .to_string();

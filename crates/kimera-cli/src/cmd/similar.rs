@@ -24,7 +24,10 @@ pub struct SimilarArgs {
 pub fn run(args: &SimilarArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let enc = MiniLmEncoder::load(
         &model_dir(),
-        MiniLmOptions { precision: args.precision, ..Default::default() },
+        MiniLmOptions {
+            precision: args.precision,
+            ..Default::default()
+        },
     )?;
     let store = Store::open(&g.db)?;
     let hits = nearest(&store, &enc, &args.text, args.k)?;

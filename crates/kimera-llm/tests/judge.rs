@@ -197,7 +197,7 @@ async fn retries_429_500_503_then_answers() {
 /// Backoff is a few milliseconds here, so a wait of a second can only come from Retry-After.
 #[tokio::test]
 async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
-    let date = httpdate_in(Duration::from_secs(2));
+    let date = httpdate_in(Duration::from_secs(3));
     let server = FakeLlm::start(Script {
         prelude: vec![
             Fault::TooManyRequests(Some("1".into())),
@@ -210,7 +210,7 @@ async fn retry_after_is_honoured_in_seconds_and_as_a_date() {
     let (results, _) = run(config(&server), &ps, Mode::Sync).await;
     assert_eq!(results[0].attempts, 3);
     assert!(results[0].verdict.is_some());
-    // one second, then until a date ≥ 1 s away (HTTP dates have whole seconds)
+    // one second, then until a date at least 3 s after the test started
     assert!(
         results[0].latency_ms >= 2000,
         "{} ms",
@@ -501,7 +501,7 @@ async fn api_key_never_appears_in_errors_results_or_logs() {
     );
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("connecting to") && logs.contains("LLM call failed"),
+        logs.contains("LLM call failed"),
         "trace logs were captured: {logs}"
     );
     assert!(!logs.contains(secret), "key leaked into logs");

@@ -42,7 +42,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in args {
         let set = load_examples(std::path::Path::new(&file))?;
         let t0 = Instant::now();
-        let vecs = embed_pairs(&enc, &set, &mut |_| {})?;
+        // KIMERA_EVAL_CACHE names a store file used as the embedding cache between runs.
+        let vecs = match std::env::var_os("KIMERA_EVAL_CACHE") {
+            Some(path) => {
+                let mut store = kimera_store::Store::open(PathBuf::from(path))?;
+                let texts: Vec<&str> = set
+                    .iter()
+                    .flat_map(|e| [e.a.as_str(), e.b.as_str()])
+                    .collect();
+                let (v, _) = kimera_embed::embed_texts_cached(&mut store, &enc, &texts)?;
+                let mut it = v.into_iter();
+                let mut out = Vec::with_capacity(set.len());
+                while let (Some(a), Some(b)) = (it.next(), it.next()) {
+                    out.push((a, b));
+                }
+                out
+            }
+            None => embed_pairs(&enc, &set, &mut |_| {})?,
+        };
         eprintln!(
             "{file}: {} pairs embedded in {:.1}s",
             set.len(),

@@ -145,7 +145,9 @@ fn cross_encoder_trains_on_fixture_and_reloads_to_the_same_probabilities() {
     // A pair's probability does not depend on the other pairs of the call (the reactor's
     // batching contract): one at a time gives the same numbers.
     for (e, p) in dev.iter().zip(&probs) {
-        let one = model.p_contradiction(&[(e.a.as_str(), e.b.as_str())]).unwrap();
+        let one = model
+            .p_contradiction(&[(e.a.as_str(), e.b.as_str())])
+            .unwrap();
         assert!((one[0] - p).abs() <= 1e-6, "{} vs {p}", one[0]);
     }
 }

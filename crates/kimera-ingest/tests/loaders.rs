@@ -65,7 +65,7 @@ fn linked_statements_keep_ids_and_become_contradiction_pairs() {
         "id,lang,text,label_contradict_id\nx1,en,London is the capital of England.,x2\nx2,en,London is the capital of France.,x1\nx3,en,Snow is white.,\n",
     );
     let mut s = Store::open_in_memory().unwrap();
-    let r = ingest(&mut s, &[p.clone()], &IngestOptions::default());
+    let r = ingest(&mut s, std::slice::from_ref(&p), &IngestOptions::default());
     assert_eq!(
         (r.geoids.inserted, r.pairs.inserted),
         (3, 1),

@@ -378,7 +378,7 @@ mod tests {
             "Le chat est assis sur le tapis.",
             "水は100度で沸騰する 🔥",
         ];
-        s.insert_geoids(&texts.map(|t| g(t))).unwrap();
+        s.insert_geoids(&texts.map(g)).unwrap();
         let back: Vec<String> = s
             .geoids_after(0, 10)
             .unwrap()

@@ -5,7 +5,7 @@
 //! 1. Every text is tokenised (truncated at `max_seq_length`, 256; *no* padding — the
 //!    folder's `tokenizer.json` pads and truncates at a fixed 128, which we override).
 //! 2. Texts are grouped by **exact token length** and each group is cut into batches of
-//!    at most `batch_size` texts. No sequence is ever padded, so no work is wasted on
+//!    at most `batch_size` texts and 4096 tokens. No sequence is ever padded, so no work is wasted on
 //!    padding, and a text's vector cannot depend on its neighbours.
 //! 3. Batches run in parallel on a rayon pool (`threads`, default all cores), longest
 //!    first. Each batch is one forward pass of [`crate::bert`] (candle's gemm for the
@@ -289,15 +289,23 @@ impl Encoder for MiniLmEncoder {
     }
 }
 
+/// Most tokens in one forward pass: bounds the attention buffers (batch · heads · len²
+/// floats) for long texts — 64 texts of 256 tokens would need 200 MB of scores per batch
+/// in flight. Batch composition never changes results, so this is a memory knob only.
+pub(crate) const MAX_BATCH_TOKENS: usize = 4096;
+
 /// Groups text indices by exact token length and cuts each group into batches of at
-/// most `batch_size`; longest batches first so the slowest work starts earliest.
+/// most `batch_size` texts and [`MAX_BATCH_TOKENS`] tokens (at least one text); longest
+/// batches first so the slowest work starts earliest.
 pub(crate) fn plan_batches(ids: &[Vec<u32>], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(ids[i].len()), i));
     let mut batches: Vec<Vec<usize>> = Vec::new();
     for i in order {
+        let len = ids[i].len();
+        let cap = batch_size.min(MAX_BATCH_TOKENS / len.max(1)).max(1);
         match batches.last_mut() {
-            Some(b) if b.len() < batch_size && ids[b[0]].len() == ids[i].len() => b.push(i),
+            Some(b) if b.len() < cap && ids[b[0]].len() == len => b.push(i),
             _ => batches.push(vec![i]),
         }
     }
@@ -313,6 +321,12 @@ mod tests {
         let ids: Vec<Vec<u32>> = [3, 5, 3, 3, 5, 2, 3].iter().map(|&n| vec![0; n]).collect();
         let b = plan_batches(&ids, 2);
         assert_eq!(b, vec![vec![1, 4], vec![0, 2], vec![3, 6], vec![5]]);
+        // long texts: the token budget wins over the batch size
+        let long: Vec<Vec<u32>> = (0..40).map(|_| vec![0; 256]).collect();
+        let b = plan_batches(&long, 64);
+        assert_eq!(b.len(), 3);
+        assert!(b.iter().all(|x| x.len() * 256 <= MAX_BATCH_TOKENS));
+        assert!(plan_batches(&[], 64).is_empty());
     }
 
     #[test]

@@ -148,3 +148,15 @@ fn nearest_finds_the_closest_statements_best_first() {
     );
     assert!(nearest(&s, &enc, "cat", 0).unwrap().is_empty());
 }
+
+#[test]
+fn empty_inputs_are_fine() {
+    let mut s = Store::open_in_memory().unwrap();
+    let enc = HashEncoder::new();
+    let (v, st) = embed_texts_cached(&mut s, &enc, &[]).unwrap();
+    assert!(v.is_empty());
+    assert_eq!((st.hits, st.misses), (0, 0));
+    let st = embed_store(&mut s, &enc, 10, &|_, _| {}).unwrap();
+    assert_eq!((st.geoids, st.encoded), (0, 0));
+    assert!(nearest(&s, &enc, "anything", 5).unwrap().is_empty());
+}

@@ -75,6 +75,14 @@ pub enum Command {
     ///
     /// Example: kimera demo --workers 2
     Demo(cmd::demo::DemoArgs),
+    /// Compare detectors on labelled pairs: precision, recall, F1 with bootstrap
+    /// confidence intervals, ROC/PR curves, McNemar tests, error analysis, latency.
+    ///
+    /// Writes results.csv (one row per pair and detector; --resume continues an
+    /// interrupted run), summary.json, report.md and PNG plots into --out.
+    ///
+    /// Example: kimera bench --dataset sick_trial.tsv --detectors baseline,lexical,model --out report/
+    Bench(cmd::bench::BenchArgs),
     /// Write geoids, pairs or scars as CSV or JSONL (to stdout or --out).
     ///
     /// Example: kimera export scars --format jsonl --out scars.jsonl
@@ -165,6 +173,7 @@ fn try_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(a) => cmd::stats::run(a, g),
         Command::Export(a) => cmd::export::run(a, g),
         Command::Demo(a) => cmd::demo::run(a, g),
+        Command::Bench(a) => cmd::bench::run(a, g),
         Command::Model(a) => cmd::model::run(a, g),
         Command::Embed(a) => cmd::embed::run(a, g),
         Command::Similar(a) => cmd::similar::run(a, g),

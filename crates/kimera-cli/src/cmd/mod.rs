@@ -1,5 +1,6 @@
 //! One module per subcommand, each with an `Args` struct and a `run` function.
 
+pub mod bench;
 pub mod check;
 pub mod concept;
 pub mod demo;
@@ -20,9 +21,15 @@ pub mod train_detector;
 /// The reactor cascade used when none is given.
 pub const DEFAULT_DETECTORS: &str = "lexical";
 
-/// Parses a comma-separated detector list into the cascade.
+/// Parses a comma-separated detector list into the cascade (the reactor's detectors
+/// plus the learned `model`).
 pub fn detectors(list: &str) -> anyhow::Result<Vec<Box<dyn kimera_reactor::Detector>>> {
-    Ok(kimera_reactor::detectors_from_list(list)?)
+    Ok(kimera_detect::detectors_from_list(list)?)
+}
+
+/// One detector by name.
+pub fn detector(name: &str) -> anyhow::Result<Box<dyn kimera_reactor::Detector>> {
+    Ok(kimera_detect::detector_by_name(name)?)
 }
 
 /// A one-line reason from a scar's evidence: the rule and its tokens, or the

@@ -39,7 +39,13 @@ impl Detector for BaselineDetector {
                         }),
                     }
                 } else {
-                    Verdict::none()
+                    // Not a scar, but keep the continuous score so that benchmarks can
+                    // rank pairs (ROC/PR curves) by the same quantity the rule thresholds.
+                    Verdict {
+                        contradiction: false,
+                        score: (1.0 - p.resonance).clamp(0.0, 1.0),
+                        evidence: serde_json::Value::Null,
+                    }
                 }
             })
             .collect()

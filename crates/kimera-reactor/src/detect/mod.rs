@@ -41,7 +41,9 @@ pub struct PairInput<'a> {
 pub struct Verdict {
     /// True when the detector records a scar for this pair.
     pub contradiction: bool,
-    /// Strength in 0..=1 (the scar's weight in resonance).
+    /// Strength in 0..=1 (the scar's weight in resonance). Detectors with a continuous
+    /// score (a probability, 1 − resonance) give it for non-contradictions too, so that
+    /// benchmarks can rank all pairs; rule-based ones give 0 when no rule fires.
     pub score: f32,
     /// Why: the rule, tokens, probability... Stored with the scar.
     pub evidence: serde_json::Value,

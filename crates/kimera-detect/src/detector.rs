@@ -33,12 +33,20 @@ pub fn default_detector_dir() -> PathBuf {
 pub struct CascadeConfig {
     /// Pairs whose head probability is below this skip the cross-encoder.
     pub floor: f32,
+    /// Weight of the cross-encoder in the blended probability
+    /// `w·p_cross + (1−w)·p_head` of pairs both routes score.
+    pub cross_weight: f32,
+    /// Decision threshold on the blended probability (best F1 on the dev set).
+    pub threshold: f32,
+    /// Dev metrics of the blend at that threshold.
+    pub dev: crate::Prf,
 }
 
-/// Chooses the cascade floor on a dev set and writes `dir/cascade.json`: half the lowest
-/// head probability among the dev pairs the cross-encoder flags, so that on dev the head
-/// drops no pair the cross-encoder would have reported (the factor ½ is the margin for
-/// unseen data). Needs `dir/head` and `dir/cross`.
+/// Chooses the cascade on a dev set and writes `dir/cascade.json`: the blend weight of
+/// the two routes' probabilities (from a coarse grid) and its threshold, both by best F1,
+/// and the floor: half the lowest head probability among the dev pairs the blend flags,
+/// so that on dev the head drops no pair the cascade would have reported (the factor ½ is
+/// the margin for unseen data). Needs `dir/head` and `dir/cross`.
 pub fn calibrate_cascade(
     dir: &Path,
     model_dir: &Path,
@@ -53,17 +61,45 @@ pub fn calibrate_cascade(
         });
     }
     let pairs = crate::detector::pair_inputs(dev, vecs);
-    let head = det.head_probs(&pairs)?;
-    let cross = det.probabilities(&pairs)?;
-    let mut floor = 1.0f32;
-    for (h, c) in head.iter().zip(&cross) {
-        if let (Some(h), Some((p, Route::Cross, t))) = (h, c) {
-            if p >= t {
-                floor = floor.min(*h);
-            }
+    let head: Vec<f32> = det
+        .head_probs(&pairs)?
+        .into_iter()
+        .map(|p| p.unwrap_or(0.0))
+        .collect();
+    let texts: Vec<(&str, &str)> = dev.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
+    let cross = det
+        .cross
+        .as_ref()
+        .expect("checked")
+        .0
+        .p_contradiction(&texts)?;
+    let gold: Vec<bool> = dev.iter().map(crate::Example::is_contradiction).collect();
+    // A coarse grid: three weights, so the dev set picks little beyond the threshold.
+    let mut best: Option<(f32, crate::Prf)> = None;
+    for w in [0.25f32, 0.5, 0.75, 1.0] {
+        let p: Vec<f32> = cross
+            .iter()
+            .zip(&head)
+            .map(|(c, h)| w * c + (1.0 - w) * h)
+            .collect();
+        let m = crate::best_threshold(&p, &gold);
+        if best.as_ref().is_none_or(|(_, b)| m.f1 > b.f1) {
+            best = Some((w, m));
         }
     }
-    let cfg = CascadeConfig { floor: floor * 0.5 };
+    let (w, m) = best.expect("grid not empty");
+    let mut floor = 1.0f32;
+    for (c, h) in cross.iter().zip(&head) {
+        if w * c + (1.0 - w) * h >= m.threshold {
+            floor = floor.min(*h);
+        }
+    }
+    let cfg = CascadeConfig {
+        floor: floor * 0.5,
+        cross_weight: w,
+        threshold: m.threshold,
+        dev: m,
+    };
     let path = dir.join("cascade.json");
     let json = serde_json::to_string_pretty(&cfg).expect("serialises") + "\n";
     std::fs::write(&path, json).map_err(|e| DetectError::Io { path, source: e })?;
@@ -113,6 +149,7 @@ pub struct ModelDetector {
     head: Option<(HeadModel, Meta)>,
     cross: Option<(CrossModel, Meta)>,
     floor: Option<f32>,
+    blend: Option<(f32, f32)>,
 }
 
 impl ModelDetector {
@@ -161,6 +198,7 @@ impl ModelDetector {
             cross = Some((CrossModel::load(base, lora, &cd.join(WEIGHTS_FILE))?, meta));
         }
         let mut floor = None;
+        let mut blend = None;
         let cpath = dir.join("cascade.json");
         if head.is_some() && cross.is_some() && cpath.is_file() {
             let text = std::fs::read_to_string(&cpath).map_err(|e| DetectError::Io {
@@ -173,8 +211,14 @@ impl ModelDetector {
                     reason: e.to_string(),
                 })?;
             floor = Some(c.floor);
+            blend = Some((c.cross_weight, c.threshold));
         }
-        Ok(ModelDetector { head, cross, floor })
+        Ok(ModelDetector {
+            head,
+            cross,
+            floor,
+            blend,
+        })
     }
 
     /// The default folder ([`default_detector_dir`]) on the default base model.
@@ -189,6 +233,7 @@ impl ModelDetector {
             Route::Cross => self.head = None,
         }
         self.floor = None;
+        self.blend = None;
         self
     }
 
@@ -237,9 +282,12 @@ impl ModelDetector {
     }
 
     /// P(contradiction), the route that decided and its threshold, for each pair.
-    pub fn probabilities(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<(f32, Route, f32)>>> {
+    pub fn probabilities(
+        &self,
+        pairs: &[PairInput<'_>],
+    ) -> Result<Vec<Option<(f32, &'static str, f32)>>> {
         let head = self.head_probs(pairs)?;
-        let mut out: Vec<Option<(f32, Route, f32)>> = vec![None; pairs.len()];
+        let mut out: Vec<Option<(f32, &'static str, f32)>> = vec![None; pairs.len()];
         if let Some((c, meta)) = &self.cross {
             let send: Vec<usize> = (0..pairs.len())
                 .filter(|&i| match (self.floor, head[i]) {
@@ -253,19 +301,22 @@ impl ModelDetector {
                 .collect();
             let probs = c.p_contradiction(&texts)?;
             for (&i, p) in send.iter().zip(probs) {
-                out[i] = Some((p, Route::Cross, meta.threshold));
+                out[i] = match (self.blend, head[i]) {
+                    (Some((w, t)), Some(h)) => Some((w * p + (1.0 - w) * h, "blend", t)),
+                    _ => Some((p, "cross", meta.threshold)),
+                };
             }
             // Pairs the head ruled out keep its (low) probability.
             if let Some((_, hm)) = &self.head {
                 for i in 0..pairs.len() {
                     if out[i].is_none() {
-                        out[i] = head[i].map(|p| (p, Route::Head, hm.threshold));
+                        out[i] = head[i].map(|p| (p, "head", hm.threshold));
                     }
                 }
             }
         } else if let Some((_, hm)) = &self.head {
             for i in 0..pairs.len() {
-                out[i] = head[i].map(|p| (p, Route::Head, hm.threshold));
+                out[i] = head[i].map(|p| (p, "head", hm.threshold));
             }
         }
         Ok(out)

@@ -17,6 +17,12 @@ use crate::head::HeadModel;
 use crate::train::{Meta, Route, WEIGHTS_FILE, read_meta};
 use crate::{DetectError, Result};
 
+/// P(contradiction), the route that decided (`head`, `cross`, `blend`) and its threshold.
+pub type Scored = (f32, &'static str, f32);
+
+/// Pairs less similar than this are never scored as contradictions (see `score_batch`).
+pub const MIN_COSINE: f32 = 0.3;
+
 /// Names accepted by [`detector_by_name`]: the reactor's plus `model`.
 pub const DETECTOR_NAMES: &[&str] = &["baseline", "lexical", "model"];
 
@@ -282,12 +288,9 @@ impl ModelDetector {
     }
 
     /// P(contradiction), the route that decided and its threshold, for each pair.
-    pub fn probabilities(
-        &self,
-        pairs: &[PairInput<'_>],
-    ) -> Result<Vec<Option<(f32, &'static str, f32)>>> {
+    pub fn probabilities(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Scored>>> {
         let head = self.head_probs(pairs)?;
-        let mut out: Vec<Option<(f32, &'static str, f32)>> = vec![None; pairs.len()];
+        let mut out: Vec<Option<Scored>> = vec![None; pairs.len()];
         if let Some((c, meta)) = &self.cross {
             let send: Vec<usize> = (0..pairs.len())
                 .filter(|&i| match (self.floor, head[i]) {
@@ -343,6 +346,18 @@ impl Detector for ModelDetector {
                 let Some((p, route, threshold)) = p else {
                     return Verdict::none();
                 };
+                // Contradictions are about the same subject. The SICK-trained models
+                // never saw unrelated pairs (every SICK pair describes one scene), and
+                // call "X is not Y" vs anything unrelated a contradiction; below this
+                // cosine — the original Kimera "unrelated" line — they are not asked.
+                if pair.cosine < MIN_COSINE {
+                    return Verdict::none();
+                }
+                // A statement does not contradict itself; the SICK-trained models can
+                // think otherwise for a negated sentence paired with itself.
+                if pair.a_text.trim().to_lowercase() == pair.b_text.trim().to_lowercase() {
+                    return Verdict::none();
+                }
                 let contradiction = p >= threshold;
                 if !contradiction {
                     return Verdict {

@@ -82,8 +82,9 @@ fn head_trains_on_fixture_and_reloads_to_the_same_probabilities() {
         })
         .collect();
     let verdicts = kimera_reactor::Detector::score_batch(&det, &pairs);
-    for (v, p) in verdicts.iter().zip(&probs) {
-        assert_eq!(v.contradiction, *p >= trained.meta.threshold);
+    for ((v, p), pair) in verdicts.iter().zip(&probs).zip(&pairs) {
+        let related = pair.cosine >= kimera_detect::detector::MIN_COSINE;
+        assert_eq!(v.contradiction, *p >= trained.meta.threshold && related);
         if v.contradiction {
             assert!((v.evidence["probability"].as_f64().unwrap() as f32 - p).abs() < 1e-6);
         }

@@ -293,6 +293,7 @@ impl ModelDetector {
         let mut out: Vec<Option<Scored>> = vec![None; pairs.len()];
         if let Some((c, meta)) = &self.cross {
             let send: Vec<usize> = (0..pairs.len())
+                .filter(|&i| pairs[i].cosine >= MIN_COSINE)
                 .filter(|&i| match (self.floor, head[i]) {
                     (Some(f), Some(p)) => p >= f,
                     _ => true,

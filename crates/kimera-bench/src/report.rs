@@ -254,7 +254,7 @@ pub fn render_markdown(s: &Summary, with_plots: bool) -> String {
     let _ = writeln!(m, "## Detectors\n");
     let _ = writeln!(
         m,
-        "| detector | scored | errors | precision | recall | F1 [95% CI] | accuracy [95% CI] | AUC [95% CI] | AP | MCC |"
+        "| detector | scored | failed | precision | recall | F1 [95% CI] | accuracy [95% CI] | AUC [95% CI] | AP | MCC |"
     );
     let _ = writeln!(m, "|---|---:|---:|---:|---:|---|---|---|---:|---:|");
     for d in &s.detectors {
@@ -264,7 +264,7 @@ pub fn render_markdown(s: &Summary, with_plots: bool) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md_escape(&d.name),
             d.n_scored,
-            d.n_errors + d.n_missing,
+            d.n_errors,
             f3(d.precision),
             f3(d.recall),
             with_ci(d.f1, ci.map(|c| (c.f1.low, c.f1.high))),

@@ -29,6 +29,12 @@ fn run_json(db: &std::path::Path, extra: &[&str]) -> serde_json::Value {
         .arg("--db")
         .arg(db)
         .args(["run", "--json"])
+        // the synthetic vectors are not MiniLM's: use the rules unless told otherwise
+        .args(if extra.contains(&"--detectors") {
+            &[][..]
+        } else {
+            &["--detectors", "lexical"][..]
+        })
         .args(extra)
         .output()
         .unwrap();

@@ -19,7 +19,7 @@ pub mod stats;
 pub mod train_detector;
 
 /// The reactor cascade used when none is given.
-pub const DEFAULT_DETECTORS: &str = "lexical";
+pub const DEFAULT_DETECTORS: &str = "lexical,model";
 
 /// Parses a comma-separated detector list into the cascade (the reactor's detectors
 /// plus the learned `model`).

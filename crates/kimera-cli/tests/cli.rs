@@ -333,3 +333,33 @@ fn demo_runs_end_to_end_and_finds_planted_contradictions() {
         "re-running adds no duplicate scars"
     );
 }
+
+#[test]
+fn ingest_with_embed_caches_vectors_for_every_statement() {
+    let Some(model) = real_model_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let f = write(
+        dir.path(),
+        "a.csv",
+        "text,lang\nSnow is white,en\nLe ciel est bleu,fr\n",
+    );
+    kimera(&db)
+        .env("KIMERA_MODEL_DIR", &model)
+        .args(["ingest", "--embed"])
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("embedded 2 texts"));
+    let out = kimera(&db)
+        .args(["stats", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let stats: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(stats["embeddings"], 2);
+}

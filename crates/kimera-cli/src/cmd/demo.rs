@@ -74,6 +74,7 @@ pub fn run(a: &DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
         lang: "und".into(),
         batch: 25_000,
         max_concurrent: 4,
+        embed: false,
     };
     let ingested = crate::cmd::ingest::ingest(&mut store, &ingest_args, g)?;
     if ingested.failed_files > 0 {

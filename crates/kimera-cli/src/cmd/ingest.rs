@@ -30,6 +30,9 @@ pub struct IngestArgs {
     /// Files read and parsed at the same time (the store is written by one thread).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub max_concurrent: u64,
+    /// Embed the new statements right after loading them (as `kimera embed` would).
+    #[arg(long)]
+    pub embed: bool,
 }
 
 pub fn run(a: &IngestArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -42,7 +45,27 @@ pub fn run(a: &IngestArgs, g: &Global) -> anyhow::Result<ExitCode> {
         summary.failed_files == 0,
         &serde_json::to_value(&summary)?,
     )?;
-    report(&summary, g)?;
+    // with --json --embed, one JSON object holds both summaries (printed below)
+    if !(a.embed && g.json) {
+        report(&summary, g)?;
+    }
+    if a.embed {
+        let enc = crate::cmd::demo::load_or_fetch_encoder(g)?;
+        let pb = progress(g, 0, "embedded");
+        let e = kimera_embed::embed_store(&mut store, &enc, 4096, &|done, total| {
+            pb.set_length(total);
+            pb.set_position(done);
+        })?;
+        pb.finish_and_clear();
+        if g.json {
+            print_json(&serde_json::json!({ "ingest": summary, "embed": e }))?;
+        } else if !g.quiet {
+            println!(
+                "embedded {} texts ({} already cached) with {} in {:.2} s: {:.1} sentences/s",
+                e.encoded, e.hits, e.model_id, e.seconds, e.texts_per_sec
+            );
+        }
+    }
     Ok(if summary.failed_files > 0 {
         ExitCode::from(1)
     } else {

@@ -81,6 +81,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
             lang: a.lang.clone(),
             batch: 25_000,
             max_concurrent: 4,
+            embed: false,
         };
         let s = ingest(&mut store, &ia, g)?;
         for f in &s.files {

@@ -1,6 +1,9 @@
 //! `kimera bench` end to end: offline detectors with the real model, the LLM judge
 //! against the fake OpenAI-compatible server, resume, and bad input.
 
+mod common;
+
+use common::real_model_dir;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -18,27 +21,6 @@ fn kimera(db: &Path, model: &Path, server: &FakeLlm) -> Command {
         .arg("--db")
         .arg(db);
     c
-}
-
-fn real_model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KIMERA_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("KIMERA_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/kimera")
-                })
-                .join("models/all-MiniLM-L6-v2")
-        });
-    if dir.join("model.safetensors").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the embedding model is missing under CI: run scripts/fetch-model.sh");
-    }
-    eprintln!("notice: model not fetched ({}); skipping", dir.display());
-    None
 }
 
 fn demo_pairs() -> PathBuf {

@@ -1,5 +1,8 @@
 //! The `kimera` binary end to end: every foundation command and exit code.
 
+mod common;
+
+use common::real_model_dir;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
@@ -260,32 +263,6 @@ fn rusqlite_check(db: &Path) -> (String, i64) {
         )
         .unwrap();
     (ok, n)
-}
-
-/// The real model folder, or `None` (skip) outside CI when it has not been fetched.
-fn real_model_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("KIMERA_MODEL_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let home = std::env::var_os("KIMERA_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/kimera")
-                });
-            home.join("models/all-MiniLM-L6-v2")
-        }
-    };
-    if dir.join("model.safetensors").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("the embedding model is missing under CI: run scripts/fetch-model.sh");
-    }
-    eprintln!(
-        "notice: model not fetched ({}); skipping. Run scripts/fetch-model.sh",
-        dir.display()
-    );
-    None
 }
 
 #[test]

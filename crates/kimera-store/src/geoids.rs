@@ -128,35 +128,7 @@ impl Store {
     /// text (in the same language) is already stored is counted as a duplicate and
     /// left as it was.
     pub fn insert_geoids(&mut self, geoids: &[Geoid]) -> Result<InsertSummary> {
-        let tx = self.conn.transaction()?;
-        let mut summary = InsertSummary::default();
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO geoids
-                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for g in geoids {
-                let n = stmt.execute(params![
-                    g.id.as_str(),
-                    g.text,
-                    g.lang,
-                    &g.text_hash[..],
-                    dedupe_int(&g.dedupe_key()),
-                    g.source.to_string(),
-                    g.external_id,
-                    g.label,
-                    g.created_at,
-                ])?;
-                if n == 1 {
-                    summary.inserted += 1;
-                } else {
-                    summary.duplicates += 1;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(summary)
+        Ok(self.insert_batch(geoids, &[])?.geoids)
     }
 
     /// Inserts a batch of geoids and the pairs between them in one transaction (a
@@ -193,6 +165,11 @@ impl Store {
                     ids.push(None);
                 } else {
                     out.geoids.duplicates += 1;
+                    if pairs.is_empty() {
+                        // nothing refers to it: no need to look up the stored id
+                        ids.push(None);
+                        continue;
+                    }
                     let id: Option<String> = existing
                         .query_row(params![g.id.as_str(), key], |r| r.get(0))
                         .optional()?;

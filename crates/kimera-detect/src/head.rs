@@ -243,17 +243,11 @@ pub fn train(
         progress(TrainProgress::Epoch(report.clone()));
         history.push(report);
         if best.as_ref().is_none_or(|(b, _)| dev.f1 > b.f1) {
-            let snap = model
-                .vars
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
-                .collect::<Result<HashMap<_, _>>>()?;
+            let snap = crate::train::snapshot(&model.vars)?;
             best = Some((dev, snap));
         }
     }
     let (prf, snap) = best.expect("epochs >= 1");
-    for (k, t) in snap {
-        model.vars[&k].set(&t)?;
-    }
+    crate::train::restore(&model.vars, snap)?;
     Ok((model, prf, history))
 }

@@ -269,3 +269,24 @@ pub fn read_meta(dir: &Path) -> Result<Meta> {
         reason: format!("line {}, column {}: {e}", e.line(), e.column()),
     })
 }
+
+/// A copy of the trained weights as they are now; both trainers keep the best epoch's
+/// weights this way and put them back with [`restore`] at the end.
+pub(crate) fn snapshot(
+    vars: &std::collections::HashMap<String, candle_core::Var>,
+) -> Result<std::collections::HashMap<String, candle_core::Tensor>> {
+    vars.iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
+        .collect()
+}
+
+/// Puts a [`snapshot`] back into the weights.
+pub(crate) fn restore(
+    vars: &std::collections::HashMap<String, candle_core::Var>,
+    snap: std::collections::HashMap<String, candle_core::Tensor>,
+) -> Result<()> {
+    for (k, t) in snap {
+        vars[&k].set(&t)?;
+    }
+    Ok(())
+}

@@ -2,8 +2,8 @@
 //!
 //! A cycle has four phases, each a pure function of the store's contents and the config:
 //!
-//! 1. **load** — stream geoids in `seq` order, `chunk` rows at a time, with their vectors
-//!    for the model; keep ids, texts, languages and unit vectors in flat arrays
+//! 1. **load** — stream geoids in `seq` order joined with their vectors for the model
+//!    (one query); keep ids, texts, languages and unit vectors in flat arrays
 //!    (about 1.6 GB for a million 384-d geoids — the only thing that grows with n).
 //! 2. **candidates** — ANN top-k / seeded random pairs / labelled pairs, as a sorted list
 //!    of index pairs (see [`crate::knn`] for why it is deterministic).
@@ -303,6 +303,10 @@ struct Loaded {
     table: VectorTable,
 }
 
+/// Reads every geoid with its vector in one streaming join (see
+/// [`Store::for_each_geoid_with_embedding`]), appending vectors to one contiguous f32
+/// buffer sized once from the geoid count, so the load costs n·dim floats and nothing
+/// per row.
 fn load(
     store: &Store,
     cfg: &RunConfig,
@@ -314,44 +318,45 @@ fn load(
         (Strings::default(), Strings::default(), Strings::default());
     let mut data: Vec<f32> = Vec::new();
     let mut dim = 0usize;
-    let mut after = 0;
-    loop {
-        let rows = store.geoids_after(after, cfg.chunk)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        let hashes: Vec<[u8; 32]> = rows.iter().map(|r| r.text_hash).collect();
-        let vecs = store.get_embeddings(&cfg.model_id, &hashes)?;
-        for (r, v) in rows.iter().zip(vecs) {
-            stats.geoids += 1;
-            let Some(v) = v else {
-                stats.missing_vectors += 1;
-                continue;
-            };
-            if dim == 0 {
-                dim = v.len();
-            }
-            if v.len() != dim || dim == 0 {
-                return Err(ReactorError::DimensionMismatch {
-                    id: r.id.to_string(),
-                    model: cfg.model_id.clone(),
-                    expected: dim,
-                    found: v.len(),
-                });
-            }
-            if data.capacity() == 0 {
-                data.reserve_exact(total as usize * dim);
-            }
-            data.extend_from_slice(&v);
-            ids.push(r.id.as_str());
-            texts.push(&r.text);
-            langs.push(&r.lang);
+    let report_every = cfg.chunk.max(1) as u64;
+    store.for_each_geoid_with_embedding::<ReactorError>(&cfg.model_id, |r, v| {
+        stats.geoids += 1;
+        if stats.geoids % report_every == 0 {
+            progress(Progress {
+                phase: "load",
+                done: stats.geoids,
+                total,
+            });
         }
-        progress(Progress {
-            phase: "load",
-            done: stats.geoids,
-            total,
-        });
-    }
+        let Some(v) = v else {
+            stats.missing_vectors += 1;
+            return Ok(());
+        };
+        if dim == 0 {
+            dim = v.len();
+        }
+        if v.len() != dim || dim == 0 {
+            return Err(ReactorError::DimensionMismatch {
+                id: r.id.to_string(),
+                model: cfg.model_id.clone(),
+                expected: dim,
+                found: v.len(),
+            });
+        }
+        if data.capacity() == 0 {
+            data.reserve_exact(total as usize * dim);
+        }
+        data.extend_from_slice(v);
+        ids.push(r.id.as_str());
+        texts.push(&r.text);
+        langs.push(&r.lang);
+        Ok(())
+    })?;
+    progress(Progress {
+        phase: "load",
+        done: stats.geoids,
+        total,
+    });
     stats.vectors = ids.ends.len() as u64;
     if stats.vectors == 0 && stats.geoids > 0 {
         return Err(ReactorError::NoVectors {

@@ -23,8 +23,9 @@ pub type Scored = (f32, &'static str, f32);
 /// Pairs less similar than this are never scored as contradictions (see `score_batch`).
 pub const MIN_COSINE: f32 = 0.3;
 
-/// Names accepted by [`detector_by_name`]: the reactor's plus `model`.
-pub const DETECTOR_NAMES: &[&str] = &["baseline", "lexical", "model"];
+/// Names accepted by [`detector_by_name`]: the reactor's plus `model` (the cascade) and
+/// its two routes alone, `model-head` and `model-cross` (for benchmarks).
+pub const DETECTOR_NAMES: &[&str] = &["baseline", "lexical", "model", "model-head", "model-cross"];
 
 /// The committed model folder, unless `KIMERA_DETECTOR_DIR` names another.
 pub fn default_detector_dir() -> PathBuf {
@@ -156,6 +157,7 @@ pub struct ModelDetector {
     cross: Option<(CrossModel, Meta)>,
     floor: Option<f32>,
     blend: Option<(f32, f32)>,
+    name: &'static str,
 }
 
 impl ModelDetector {
@@ -224,6 +226,7 @@ impl ModelDetector {
             cross,
             floor,
             blend,
+            name: "model",
         })
     }
 
@@ -235,8 +238,14 @@ impl ModelDetector {
     /// Drops the cross-encoder (head only: fastest), or the head (cross only).
     pub fn only(mut self, route: Route) -> Self {
         match route {
-            Route::Head => self.cross = None,
-            Route::Cross => self.head = None,
+            Route::Head => {
+                self.cross = None;
+                self.name = "model-head";
+            }
+            Route::Cross => {
+                self.head = None;
+                self.name = "model-cross";
+            }
         }
         self.floor = None;
         self.blend = None;
@@ -329,7 +338,7 @@ impl ModelDetector {
 
 impl Detector for ModelDetector {
     fn name(&self) -> &str {
-        "model"
+        self.name
     }
 
     fn score_batch(&self, pairs: &[PairInput<'_>]) -> Vec<Verdict> {
@@ -401,8 +410,13 @@ impl Detector for ModelDetector {
 pub fn detector_by_name(name: &str) -> Result<Box<dyn Detector>> {
     match name.trim() {
         "model" => Ok(Box::new(ModelDetector::load_default()?)),
-        other => Ok(kimera_reactor::detector_by_name(other)
-            .map_err(|e| DetectError::Invalid(format!("{e} (kimera-detect adds: model)")))?),
+        "model-head" => Ok(Box::new(ModelDetector::load_default()?.only(Route::Head))),
+        "model-cross" => Ok(Box::new(ModelDetector::load_default()?.only(Route::Cross))),
+        other => Ok(kimera_reactor::detector_by_name(other).map_err(|e| {
+            DetectError::Invalid(format!(
+                "{e} (kimera-detect adds: model, model-head, model-cross)"
+            ))
+        })?),
     }
 }
 

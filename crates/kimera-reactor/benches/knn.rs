@@ -1,4 +1,5 @@
-//! Neighbour search: exact vs IVF on clustered 384-d vectors, one thread vs the pool.
+//! Neighbour search: exact vs IVF on clustered 384-d vectors, one thread vs the pool;
+//! the matrix product one search task does.
 //!
 //! `cargo bench -p kimera-reactor --bench knn`
 
@@ -29,14 +30,16 @@ fn bench(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut t = VectorTable::new(data.clone(), dim);
-                knn::search(&mut t, p, par)
+                knn::search(&mut t, p, par).unwrap()
             })
         });
     }
     g.finish();
-    let rows: Vec<&[f32]> = data.chunks(dim).take(5).collect();
-    c.bench_function("dot4_384d", |b| {
-        b.iter(|| knn::dot4(rows[0], [rows[1], rows[2], rows[3], rows[4]]))
+    // one search task: 256 queries × a 2,048-row segment
+    let q = knn::matrix(data[..256 * dim].to_vec(), dim).unwrap();
+    let r = knn::matrix(data[..2048 * dim].to_vec(), dim).unwrap();
+    c.bench_function("products_256x2048x384", |b| {
+        b.iter(|| knn::products(&q, &r).unwrap())
     });
 }
 

@@ -65,7 +65,7 @@ fn main() {
             let (nlist, _) = knn::plan(n, &p);
             let mut table = VectorTable::new(data.clone(), dim);
             let t = Instant::now();
-            let nb = pool.install(|| knn::search(&mut table, &p, true));
+            let nb = pool.install(|| knn::search(&mut table, &p, true)).unwrap();
             let secs = t.elapsed().as_secs_f64();
             let mut hit = 0usize;
             for (q, e) in sample.iter().zip(&exact) {

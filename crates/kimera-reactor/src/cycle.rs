@@ -140,22 +140,31 @@ pub struct Progress {
     pub total: u64,
 }
 
-/// Runs one cycle on this thread. The reference the parallel cycle is tested against.
+/// Runs one cycle on one thread. The reference the parallel cycle is tested against.
+///
+/// The cycle runs inside a one-thread pool: the matrix products of the neighbour search
+/// split large blocks over the current rayon pool, and here that must be one core.
 pub fn run_sequential(
     store: &mut Store,
     cfg: &RunConfig,
     detectors: &[Box<dyn Detector>],
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunStats, ReactorError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "kimera-reactor".into())
+        .build()
+        .map_err(|e| ReactorError::ThreadPool(e.to_string()))?;
     record(store, cfg, detectors, "sequential", 1, |store, stats| {
-        cycle(store, cfg, detectors, progress, false, stats)
+        pool.install(|| cycle(store, cfg, detectors, progress, false, stats))
     })
 }
 
 /// Runs one cycle on a rayon pool of `cfg.workers` threads.
 ///
 /// How the parallelism works: the k-means, list assignment and neighbour search are
-/// mapped over blocks of a fixed size (128 queries of one IVF list); scoring maps over
+/// mapped over blocks of a fixed size (matrix products of up to 256 queries by a segment
+/// of one IVF list); scoring maps over
 /// sub-batches of each chunk; results come back in input order. SQLite reads and
 /// writes stay on one thread (the calling one, inside the pool), one transaction per
 /// chunk — they are a small part of the time and SQLite has one writer anyway.
@@ -454,7 +463,7 @@ fn candidates(
             } else {
                 format!("ivf(nlist={nlist},nprobe={nprobe})")
             };
-            Ok(knn::search(&mut loaded.table, &cfg.knn, parallel).pairs())
+            Ok(knn::search(&mut loaded.table, &cfg.knn, parallel)?.pairs())
         }
         Pairing::Random => {
             let mut order: Vec<u32> = (0..n as u32).collect();

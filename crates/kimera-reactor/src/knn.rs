@@ -3,31 +3,44 @@
 //!
 //! Why IVF and not HNSW: a parallel HNSW build inserts points in whatever order the
 //! threads reach them, so the graph — and the candidates, and the scars — would change
-//! with the number of workers. Every step here is a pure function of the vectors: k-means
+//! with the number of workers (`examples/hnsw_vs_ivf.rs` measures both; see
+//! docs/benchmarks.md). Every step here is a pure function of the vectors: k-means
 //! starts from a seeded sample and sums in a fixed order; each query's top-k is chosen by
 //! the total order (score desc, index asc), so the set does not depend on which list was
 //! scanned first. Work is split into tasks whose boundaries depend only on the data,
 //! never on the pool size. Exact search is the same code with one list.
 //!
-//! Vectors are kept row-major in list order (members of one list are contiguous), and
-//! queries are processed list by list, so a probed list is read once from memory for a
-//! whole block of queries that probe it: the scan is compute-bound, not memory-bound.
+//! All similarity scores come from blocked matrix products (candle's CPU matmul, i.e. the
+//! `gemm` crate, which picks AVX2/FMA or SSE kernels at run time): a block of queries
+//! times a segment of a list, a block of vectors times the centroids. gemm may round
+//! differently from a scalar dot product in the last bits, but a product's value depends
+//! only on the shapes of the blocks, and those depend only on the data — so every
+//! worker count and chunk size sees the same scores and picks the same neighbours.
+//!
+//! Vectors are kept row-major in list order (members of one list are contiguous), so a
+//! list segment is one slice; the queries probing it are gathered into one block.
 
-use std::collections::BTreeMap;
-
+use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
-/// How many queries one task handles (fixed, so tasks never depend on the pool size).
-const QUERY_BLOCK: usize = 128;
-/// Rows of a list scanned at a time for all queries of a block (fits in L2).
-const TILE: usize = 64;
+use crate::ReactorError;
+
+/// Queries per matrix product (fixed, so tasks never depend on the pool size).
+const QUERY_TILE: usize = 256;
+/// Rows of a list per matrix product: bounds a product to QUERY_TILE × SEGMENT scores
+/// (2 MB) however large the list (an exact search is one list of every vector).
+const SEGMENT: usize = 2048;
+/// Segments searched per wave: bounds the copied segments (≤ 64k rows) and the partial
+/// results (≤ WAVE_PROBES queries × k) held at once.
+const WAVE_ROWS: usize = 1 << 16;
+const WAVE_PROBES: usize = 1 << 18;
 /// Seed of the k-means sample: fixed, so the index is the same on every run.
 const KMEANS_SEED: u64 = 0x6b69_6d65_7261;
 
-/// Dot product with 8 independent lanes summed in a fixed order. [`dot4`] computes
-/// bit-identical values, so a score never depends on which kernel produced it.
+/// Dot product with 8 independent lanes summed in a fixed order: the cosine of a scored
+/// pair (vectors are unit length). Not used to rank candidates — products do that.
 #[inline]
 pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
@@ -50,34 +63,19 @@ pub fn dot8(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// Four dot products of `q` against `x0..x3`, each exactly as [`dot8`] computes it; the
-/// query is loaded once for four rows, which is where the speed comes from.
-#[inline]
-pub fn dot4(q: &[f32], x: [&[f32]; 4]) -> [f32; 4] {
-    let n = q.len();
-    let chunks = n / 8;
-    let mut acc = [[0f32; 8]; 4];
-    for c in 0..chunks {
-        let qs = &q[c * 8..c * 8 + 8];
-        for r in 0..4 {
-            let xs = &x[r][c * 8..c * 8 + 8];
-            for j in 0..8 {
-                acc[r][j] += qs[j] * xs[j];
-            }
-        }
-    }
-    let mut out = [0f32; 4];
-    for r in 0..4 {
-        let mut s = 0f32;
-        for v in acc[r] {
-            s += v;
-        }
-        for i in chunks * 8..n {
-            s += q[i] * x[r][i];
-        }
-        out[r] = s;
-    }
-    out
+/// `rows × dim` row-major values as a matrix for [`products`] (takes the buffer, no copy).
+pub fn matrix(data: Vec<f32>, dim: usize) -> Result<Tensor, ReactorError> {
+    let rows = data.len() / dim.max(1);
+    Ok(Tensor::from_vec(data, (rows, dim), &Device::Cpu)?)
+}
+
+/// `queries · rowsᵀ` as `queries.rows × rows.rows` row-major scores: one blocked matrix
+/// product. The one similarity kernel of the search, so all callers agree bit for bit.
+pub fn products(queries: &Tensor, rows: &Tensor) -> Result<Vec<f32>, ReactorError> {
+    Ok(queries
+        .matmul(&rows.t()?)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }
 
 /// Parameters of a neighbour search.
@@ -185,9 +183,6 @@ impl VectorTable {
     }
 }
 
-/// A query's index and its neighbours.
-type QueryResult = (u32, Vec<(u32, f32)>);
-
 /// Neighbours of every vector: `lists[i]` holds up to k `(index, cosine)`, best first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Neighbours {
@@ -268,8 +263,17 @@ impl TopK {
     }
 }
 
+/// The vectors `ids` back to back, as the rows of one matrix.
+fn gather(table: &VectorTable, ids: &[u32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(ids.len() * table.dim);
+    for &i in ids {
+        out.extend_from_slice(table.get(i));
+    }
+    out
+}
+
 /// Spherical k-means on a seeded sample; returns `nlist × dim` unit centroids.
-fn kmeans(table: &VectorTable, nlist: usize, parallel: bool) -> Vec<f32> {
+fn kmeans(table: &VectorTable, nlist: usize, parallel: bool) -> Result<Vec<f32>, ReactorError> {
     let dim = table.dim;
     let n = table.len();
     let mut order: Vec<u32> = (0..n as u32).collect();
@@ -282,16 +286,12 @@ fn kmeans(table: &VectorTable, nlist: usize, parallel: bool) -> Vec<f32> {
         .iter()
         .flat_map(|&i| table.get(i).to_vec())
         .collect();
-    let blocks: Vec<&[u32]> = sample.chunks(256).collect();
     for _ in 0..6 {
-        let assign: Vec<Vec<u32>> = map_items(&blocks, parallel, |b| {
-            b.iter()
-                .map(|&i| nearest_lists(table.get(i), &centroids, dim, 1)[0])
-                .collect()
-        });
+        let cm = matrix(centroids.clone(), dim)?;
+        let assign = nearest_lists(table, &sample, &cm, 1, parallel)?;
         let mut sums = vec![0f64; nlist * dim];
         let mut counts = vec![0u32; nlist];
-        for (&i, &c) in sample.iter().zip(assign.iter().flatten()) {
+        for (&i, &c) in sample.iter().zip(&assign) {
             counts[c as usize] += 1;
             for (s, &x) in sums[c as usize * dim..(c as usize + 1) * dim]
                 .iter_mut()
@@ -313,25 +313,38 @@ fn kmeans(table: &VectorTable, nlist: usize, parallel: bool) -> Vec<f32> {
             }
         }
     }
-    centroids
+    Ok(centroids)
 }
 
-/// The `m` centroids most similar to `v`, best first (ties: lower list).
-fn nearest_lists(v: &[f32], centroids: &[f32], dim: usize, m: usize) -> Vec<u32> {
-    let mut top = TopK::new(m, f32::NEG_INFINITY);
-    let rows: Vec<&[f32]> = centroids.chunks_exact(dim).collect();
-    let mut c = 0;
-    while c + 4 <= rows.len() {
-        let s = dot4(v, [rows[c], rows[c + 1], rows[c + 2], rows[c + 3]]);
-        for (j, s) in s.into_iter().enumerate() {
-            top.push((c + j) as u32, s);
+/// For each vector of `ids`, the `m` centroids most similar to it, best first (ties:
+/// lower list), flat: `ids.len() × m`. Always `m` of them (`m` ≤ the number of
+/// centroids): a NaN score ranks last instead of being dropped.
+fn nearest_lists(
+    table: &VectorTable,
+    ids: &[u32],
+    centroids: &Tensor,
+    m: usize,
+    parallel: bool,
+) -> Result<Vec<u32>, ReactorError> {
+    let blocks: Vec<&[u32]> = ids.chunks(2 * QUERY_TILE).collect();
+    let parts = map_items(&blocks, parallel, |b| -> Result<Vec<u32>, ReactorError> {
+        let s = products(&matrix(gather(table, b), table.dim)?, centroids)?;
+        let nc = s.len() / b.len();
+        let mut out = Vec::with_capacity(b.len() * m);
+        for row in s.chunks_exact(nc) {
+            let mut top = TopK::new(m, f32::NEG_INFINITY);
+            for (j, &x) in row.iter().enumerate() {
+                top.push(j as u32, if x.is_nan() { f32::NEG_INFINITY } else { x });
+            }
+            out.extend(top.items.iter().map(|&(l, _)| l));
         }
-        c += 4;
+        Ok(out)
+    });
+    let mut out = Vec::with_capacity(ids.len() * m);
+    for part in parts {
+        out.extend(part?);
     }
-    for (j, r) in rows.iter().enumerate().skip(c) {
-        top.push(j as u32, dot8(v, r));
-    }
-    top.items.into_iter().map(|(i, _)| i).collect()
+    Ok(out)
 }
 
 /// The (lists, probes) a search of `n` vectors uses: (1, 1) means exact.
@@ -352,113 +365,143 @@ pub fn plan(n: usize, p: &KnnParams) -> (usize, usize) {
 }
 
 /// Finds each vector's top-k neighbours (cosine ≥ floor). Reorders `table` into list
-/// order. `parallel` runs the tasks on the current rayon pool; the result is identical.
-pub fn search(table: &mut VectorTable, p: &KnnParams, parallel: bool) -> Neighbours {
+/// order. `parallel` maps the tasks on the current rayon pool, otherwise on this thread;
+/// the result is identical. (The products may split a large block over the current
+/// pool either way: run inside a one-thread pool to use one core.)
+///
+/// How: each vector probes its `nprobe` nearest lists (the first is its own). Lists are
+/// cut into segments of at most [`SEGMENT`] rows; a task multiplies a tile of the
+/// queries probing a segment by that segment and keeps each query's best k. Tasks run a
+/// wave of segments at a time, and their best-k are merged into each query's top-k —
+/// a total order, so the merge order does not matter.
+pub fn search(
+    table: &mut VectorTable,
+    p: &KnnParams,
+    parallel: bool,
+) -> Result<Neighbours, ReactorError> {
     let n = table.len();
     let dim = table.dim;
     if n == 0 {
-        return Neighbours { lists: Vec::new() };
+        return Ok(Neighbours { lists: Vec::new() });
     }
     let (nlist, nprobe) = plan(n, p);
 
-    // probes[i]: the lists vector i searches; its first is the list it belongs to
-    let (probes, centroids): (Vec<Vec<u32>>, Vec<f32>) = if nlist == 1 {
-        (vec![vec![0]; n], Vec::new())
+    // probes[i * nprobe..]: the lists vector i searches; its first is the list it belongs to
+    let probes: Vec<u32> = if nlist == 1 {
+        vec![0; n]
     } else {
-        let centroids = kmeans(table, nlist, parallel);
+        let centroids = matrix(kmeans(table, nlist, parallel)?, dim)?;
         let ids: Vec<u32> = (0..n as u32).collect();
-        let blocks: Vec<&[u32]> = ids.chunks(1024).collect();
-        let t: &VectorTable = table;
-        let probes = map_items(&blocks, parallel, |b| {
-            b.iter()
-                .map(|&i| nearest_lists(t.get(i), &centroids, dim, nprobe))
-                .collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect();
-        (probes, centroids)
+        nearest_lists(table, &ids, &centroids, nprobe, parallel)?
     };
-    drop(centroids);
 
     // list order: by (list, index); list_start[l]..list_start[l+1] are its rows
-    let mut counts = vec![0usize; nlist + 1];
-    for pr in &probes {
-        counts[pr[0] as usize + 1] += 1;
+    let mut list_start = vec![0usize; nlist + 1];
+    for i in 0..n {
+        list_start[probes[i * nprobe] as usize + 1] += 1;
     }
     for l in 0..nlist {
-        counts[l + 1] += counts[l];
+        list_start[l + 1] += list_start[l];
     }
-    let list_start = counts.clone();
-    let mut next = counts;
+    let mut next = list_start.clone();
     let mut order = vec![0u32; n];
-    for (i, pr) in probes.iter().enumerate() {
-        let l = pr[0] as usize;
+    for i in 0..n {
+        let l = probes[i * nprobe] as usize;
         order[next[l]] = i as u32;
         next[l] += 1;
     }
     table.reorder(order);
 
-    // tasks: blocks of up to QUERY_BLOCK rows of one list
-    let mut tasks: Vec<(usize, usize)> = Vec::new();
+    // the queries probing each list, ascending: probers[probe_start[l]..probe_start[l+1]]
+    let mut probe_start = vec![0usize; nlist + 1];
+    for &l in &probes {
+        probe_start[l as usize + 1] += 1;
+    }
     for l in 0..nlist {
-        let mut s = list_start[l];
-        while s < list_start[l + 1] {
-            let e = (s + QUERY_BLOCK).min(list_start[l + 1]);
-            tasks.push((s, e));
-            s = e;
+        probe_start[l + 1] += probe_start[l];
+    }
+    let mut next = probe_start.clone();
+    let mut probers = vec![0u32; probes.len()];
+    for (j, &l) in probes.iter().enumerate() {
+        probers[next[l as usize]] = (j / nprobe) as u32;
+        next[l as usize] += 1;
+    }
+    drop(probes);
+
+    // segments: (list, first row, end row)
+    let mut segments: Vec<(usize, usize, usize)> = Vec::new();
+    for l in 0..nlist {
+        let mut r = list_start[l];
+        while r < list_start[l + 1] {
+            let e = (r + SEGMENT).min(list_start[l + 1]);
+            segments.push((l, r, e));
+            r = e;
         }
     }
+
+    let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(p.k, p.floor)).collect();
     let t: &VectorTable = table;
-    let results: Vec<Vec<QueryResult>> = map_items(&tasks, parallel, |&(s, e)| {
-        let queries: Vec<u32> = (s..e).map(|r| t.index_of[r]).collect();
-        let mut tops: Vec<TopK> = queries.iter().map(|_| TopK::new(p.k, p.floor)).collect();
-        // which queries of this block probe which list
-        let mut by_list: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for (qi, &q) in queries.iter().enumerate() {
-            for &l in &probes[q as usize] {
-                by_list.entry(l).or_default().push(qi);
+    let mut w0 = 0;
+    while w0 < segments.len() {
+        let (mut w1, mut rows, mut queries) = (w0, 0, 0);
+        while w1 < segments.len() {
+            let (l, r0, r1) = segments[w1];
+            let q = probe_start[l + 1] - probe_start[l];
+            if w1 > w0 && (rows + r1 - r0 > WAVE_ROWS || queries + q > WAVE_PROBES) {
+                break;
+            }
+            rows += r1 - r0;
+            queries += q;
+            w1 += 1;
+        }
+        let wave = &segments[w0..w1];
+        let mats = map_items(wave, parallel, |&(_, r0, r1)| {
+            matrix(t.data[r0 * dim..r1 * dim].to_vec(), dim)
+        })
+        .into_iter()
+        .collect::<Result<Vec<Tensor>, _>>()?;
+        // tasks: (segment of the wave, first prober, end prober)
+        let mut tasks: Vec<(usize, usize, usize)> = Vec::new();
+        for (si, &(l, _, _)) in wave.iter().enumerate() {
+            let mut q = probe_start[l];
+            while q < probe_start[l + 1] {
+                let e = (q + QUERY_TILE).min(probe_start[l + 1]);
+                tasks.push((si, q, e));
+                q = e;
             }
         }
-        for (l, qs) in by_list {
-            let (ls, le) = (list_start[l as usize], list_start[l as usize + 1]);
-            let mut r0 = ls;
-            while r0 < le {
-                let r1 = (r0 + TILE).min(le);
-                for &qi in &qs {
-                    let qv = t.get(queries[qi]);
-                    let top = &mut tops[qi];
-                    let mut r = r0;
-                    while r + 4 <= r1 {
-                        let s4 = dot4(qv, [t.row(r), t.row(r + 1), t.row(r + 2), t.row(r + 3)]);
-                        for (j, sc) in s4.into_iter().enumerate() {
-                            let idx = t.index_of[r + j];
-                            if idx != queries[qi] {
-                                top.push(idx, sc);
-                            }
-                        }
-                        r += 4;
-                    }
-                    for rr in r..r1 {
-                        let idx = t.index_of[rr];
-                        if idx != queries[qi] {
-                            top.push(idx, dot8(qv, t.row(rr)));
+        let parts = map_items(&tasks, parallel, |&(si, q0, q1)| {
+            let (_, r0, r1) = wave[si];
+            let qs = &probers[q0..q1];
+            let scores = products(&matrix(gather(t, qs), dim)?, &mats[si])?;
+            let best: Vec<Vec<(u32, f32)>> = qs
+                .iter()
+                .zip(scores.chunks_exact(r1 - r0))
+                .map(|(&q, row)| {
+                    let mut top = TopK::new(p.k, p.floor);
+                    for (&idx, &x) in t.index_of[r0..r1].iter().zip(row) {
+                        if idx != q {
+                            top.push(idx, x);
                         }
                     }
+                    top.items
+                })
+                .collect();
+            Ok::<_, ReactorError>(best)
+        });
+        for (&(_, q0, q1), part) in tasks.iter().zip(parts) {
+            for (&q, best) in probers[q0..q1].iter().zip(part?) {
+                let top = &mut tops[q as usize];
+                for (idx, x) in best {
+                    top.push(idx, x);
                 }
-                r0 = r1;
             }
         }
-        queries
-            .into_iter()
-            .zip(tops.into_iter().map(|t| t.items))
-            .collect()
-    });
-    let mut lists = vec![Vec::new(); n];
-    for (q, l) in results.into_iter().flatten() {
-        lists[q as usize] = l;
+        w0 = w1;
     }
-    Neighbours { lists }
+    Ok(Neighbours {
+        lists: tops.into_iter().map(|t| t.items).collect(),
+    })
 }
 
 /// Mean fraction of the exact top-k that `approx` found (recall@k), over vectors whose
@@ -502,14 +545,31 @@ mod tests {
     }
 
     #[test]
-    fn dot_kernels_agree_bit_for_bit() {
-        let v = synth::clustered_vectors(8, 37, 2, 0.3, 1);
-        let r: Vec<&[f32]> = v.chunks(37).collect();
-        let four = dot4(r[0], [r[1], r[2], r[3], r[4]]);
-        for j in 0..4 {
-            assert_eq!(four[j].to_bits(), dot8(r[0], r[j + 1]).to_bits());
+    fn products_agree_with_dot_products() {
+        let dim = 37;
+        let v = synth::clustered_vectors(9, dim, 2, 0.3, 1);
+        let q = matrix(v[..2 * dim].to_vec(), dim).unwrap();
+        let r = matrix(v[2 * dim..].to_vec(), dim).unwrap();
+        let s = products(&q, &r).unwrap();
+        assert_eq!(s.len(), 2 * 7);
+        for i in 0..2 {
+            for j in 0..7 {
+                let d = dot8(&v[i * dim..(i + 1) * dim], &v[(2 + j) * dim..(3 + j) * dim]);
+                assert!((s[i * 7 + j] - d).abs() < 1e-5, "{} vs {d}", s[i * 7 + j]);
+            }
         }
         assert!((dot8(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]) - 32.0).abs() < 1e-6);
+    }
+
+    /// Neighbour lists as indices, and whether each score is within 1e-5 of `expect`'s.
+    fn same_neighbours(got: &Neighbours, expect: &[Vec<(u32, f32)>]) {
+        assert_eq!(got.lists.len(), expect.len());
+        for (q, (g, e)) in got.lists.iter().zip(expect).enumerate() {
+            let gi: Vec<u32> = g.iter().map(|x| x.0).collect();
+            let ei: Vec<u32> = e.iter().map(|x| x.0).collect();
+            assert_eq!(gi, ei, "query {q}");
+            assert!(g.iter().zip(e).all(|(a, b)| (a.1 - b.1).abs() < 1e-5));
+        }
     }
 
     #[test]
@@ -518,21 +578,27 @@ mod tests {
         let data = synth::clustered_vectors(600, dim, 30, 0.4, 7);
         let expect = brute(&data, dim, 5, 0.1);
         let mut t = VectorTable::new(data.clone(), dim);
-        let exact = search(
-            &mut t,
-            &KnnParams {
-                k: 5,
-                floor: 0.1,
-                ..Default::default()
-            },
-            false,
-        );
-        assert_eq!(exact.lists, expect);
+        let params = KnnParams {
+            k: 5,
+            floor: 0.1,
+            ..Default::default()
+        };
+        let exact = search(&mut t, &params, false).unwrap();
+        same_neighbours(&exact, &expect);
         // the table was reordered, but lookups by index still give the same vectors
         let t0 = VectorTable::new(data.clone(), dim);
         for i in [0u32, 17, 599] {
             assert_eq!(t.get(i), t0.get(i));
         }
+        // more rows than a segment: the best k are merged across segments
+        let big = synth::clustered_vectors(SEGMENT + 300, 8, 40, 0.5, 9);
+        let mut tb = VectorTable::new(big.clone(), 8);
+        let p = KnnParams {
+            exact_max: usize::MAX,
+            ..params.clone()
+        };
+        same_neighbours(&search(&mut tb, &p, true).unwrap(), &brute(&big, 8, 5, 0.1));
+
         let ivf_params = KnnParams {
             k: 5,
             floor: 0.1,
@@ -541,10 +607,35 @@ mod tests {
             nprobe: 4,
         };
         let mut t2 = VectorTable::new(data, dim);
-        let ivf = search(&mut t2, &ivf_params, true);
+        let ivf = search(&mut t2, &ivf_params, true).unwrap();
         let r = recall(&exact, &ivf);
         assert!(r > 0.9 && r <= 1.0, "recall {r}");
         assert!(ivf.lists.iter().all(|l| l.iter().all(|&(_, s)| s >= 0.1)));
+    }
+
+    #[test]
+    fn ties_are_broken_by_index() {
+        // 30 copies of one vector and 30 of another: every score is an exact tie
+        let dim = 16;
+        let mut data = Vec::new();
+        for i in 0..60 {
+            let mut v = vec![0f32; dim];
+            v[if i % 2 == 0 { 0 } else { 5 }] = 1.0;
+            data.extend(v);
+        }
+        for exact_max in [usize::MAX, 0] {
+            let p = KnnParams {
+                k: 3,
+                floor: 0.5,
+                exact_max,
+                nlist: 2,
+                nprobe: 1,
+            };
+            let nb = search(&mut VectorTable::new(data.clone(), dim), &p, true).unwrap();
+            assert_eq!(nb.lists[0], vec![(2, 1.0), (4, 1.0), (6, 1.0)]);
+            assert_eq!(nb.lists[7], vec![(1, 1.0), (3, 1.0), (5, 1.0)]);
+            assert_eq!(nb.lists[58], vec![(0, 1.0), (2, 1.0), (4, 1.0)]);
+        }
     }
 
     #[test]
@@ -558,14 +649,15 @@ mod tests {
             nlist: 20,
             nprobe: 3,
         };
-        let seq = search(&mut VectorTable::new(data.clone(), dim), &p, false);
-        for w in [1, 3] {
+        let seq = search(&mut VectorTable::new(data.clone(), dim), &p, false).unwrap();
+        for w in [1, 2, 3, 8] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(w)
                 .build()
                 .unwrap();
-            let par = pool.install(|| search(&mut VectorTable::new(data.clone(), dim), &p, true));
-            assert_eq!(par, seq);
+            let par = pool
+                .install(|| search(&mut VectorTable::new(data.clone(), dim), &p, true).unwrap());
+            assert_eq!(par, seq, "{w} workers");
         }
     }
 
@@ -580,11 +672,28 @@ mod tests {
     #[test]
     fn tiny_inputs() {
         let mut t = VectorTable::new(Vec::new(), 4);
-        assert!(search(&mut t, &KnnParams::default(), true).lists.is_empty());
+        assert!(
+            search(&mut t, &KnnParams::default(), true)
+                .unwrap()
+                .lists
+                .is_empty()
+        );
         let mut t = VectorTable::new(vec![1.0, 0.0, 0.0, 0.0], 4);
         assert_eq!(
-            search(&mut t, &KnnParams::default(), true).lists,
+            search(&mut t, &KnnParams::default(), true).unwrap().lists,
             vec![vec![]]
         );
+        // a NaN vector finds nothing and is found by nobody; the others are unaffected
+        let mut t = VectorTable::new(vec![1.0, 0.0, f32::NAN, 0.0, 0.9, 0.1], 2);
+        let p = KnnParams {
+            floor: -1.0,
+            exact_max: 0,
+            nlist: 2,
+            nprobe: 2,
+            ..KnnParams::default()
+        };
+        let nb = search(&mut t, &p, false).unwrap();
+        assert_eq!(nb.lists[1], vec![]);
+        assert_eq!(nb.lists[0].iter().map(|x| x.0).collect::<Vec<_>>(), [2]);
     }
 }

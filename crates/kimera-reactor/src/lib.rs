@@ -75,6 +75,8 @@ pub enum ReactorError {
     },
     #[error("invalid reactor config: {0}")]
     InvalidConfig(String),
+    #[error("matrix product failed: {0}")]
+    Matmul(#[from] candle_core::Error),
     #[error("cannot start the worker pool: {0}")]
     ThreadPool(String),
 }

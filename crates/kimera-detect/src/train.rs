@@ -33,6 +33,9 @@ impl Route {
     }
 }
 
+/// Default share of training sentences given a denial and an affirmation pair (10%).
+pub const DEFAULT_DENIALS_PER_MILLE: usize = 100;
+
 /// Options of [`train_to_dir`]; `None` means the route's default.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
@@ -49,6 +52,9 @@ pub struct TrainOptions {
     pub lora_rank: usize,
     /// Number of top layers the cross-encoder adapts.
     pub lora_layers: usize,
+    /// Add explicit denial/affirmation pairs of this many per mille of the training
+    /// sentences ([`crate::data::denial_pairs`]; 0 = none).
+    pub denials_per_mille: usize,
     /// The sentence-transformers folder (see `kimera_embed::model_dir`).
     pub model_dir: PathBuf,
 }
@@ -65,6 +71,7 @@ impl TrainOptions {
             hidden: HeadParams::default().hidden,
             lora_rank: CrossParams::default().lora.rank,
             lora_layers: CrossParams::default().lora.layers,
+            denials_per_mille: DEFAULT_DENIALS_PER_MILLE,
             model_dir,
         }
     }
@@ -88,6 +95,9 @@ pub struct Meta {
     pub train_file: String,
     pub train_sha256: String,
     pub train_pairs: usize,
+    /// Pairs added by [`crate::data::denial_pairs`] (half denials, half affirmations).
+    #[serde(default)]
+    pub denial_pairs: usize,
     pub dev_file: String,
     pub dev_sha256: String,
     pub dev: Prf,
@@ -155,7 +165,11 @@ pub fn train_to_dir(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<Trained> {
-    let train_set = load_examples(train_path)?;
+    let mut train_set = load_examples(train_path)?;
+    let file_pairs = train_set.len();
+    let extra = crate::data::denial_pairs(&train_set, opts.denials_per_mille, opts.seed);
+    let denial_count = extra.len();
+    train_set.extend(extra);
     let dev = load_examples(dev_path)?;
     let dir = out.join(opts.route.dir_name());
     std::fs::create_dir_all(&dir).map_err(|e| DetectError::Io {
@@ -233,7 +247,8 @@ pub fn train_to_dir(
         cross: cross_p,
         train_file: file_name(train_path),
         train_sha256: sha256_of(train_path)?,
-        train_pairs: train_set.len(),
+        train_pairs: file_pairs,
+        denial_pairs: denial_count,
         dev_file: file_name(dev_path),
         dev_sha256: sha256_of(dev_path)?,
         dev: prf,

@@ -58,6 +58,11 @@ pub struct TrainDetectorArgs {
     /// Number of top transformer layers the cross-encoder adapts (the rest stay frozen).
     #[arg(long, default_value_t = 3)]
     pub lora_layers: usize,
+    /// Per mille of training sentences that also get an explicit-denial pair ("X is
+    /// false.", contradiction) and an affirmation pair ("It is true that x.",
+    /// entailment): SICK has no such pairs (0 = none).
+    #[arg(long, default_value_t = kimera_detect::train::DEFAULT_DENIALS_PER_MILLE)]
+    pub denials: usize,
 }
 
 pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -91,6 +96,7 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
     opts.hidden = args.hidden;
     opts.lora_rank = args.lora_rank;
     opts.lora_layers = args.lora_layers;
+    opts.denials_per_mille = args.denials;
     let quiet = g.quiet;
     let mut progress = |p: TrainProgress| match p {
         TrainProgress::Epoch(r) => {

@@ -32,7 +32,7 @@ pub mod train;
 
 use std::path::PathBuf;
 
-pub use check::{CheckHit, CheckReport, check_text};
+pub use check::{CheckHit, CheckReport, Checker, check_text};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
     CascadeConfig, DETECTOR_NAMES, ModelDetector, calibrate_cascade, calibrate_cascade_file,

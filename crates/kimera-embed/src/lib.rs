@@ -35,7 +35,7 @@ pub use cache::{CacheStats, EmbedStats, embed_store, embed_texts_cached};
 pub use hash::HashEncoder;
 pub use minilm::{MiniLmEncoder, MiniLmOptions, Precision};
 pub use provision::{ModelInfo, fetch_model, model_dir, model_info};
-pub use search::{Neighbour, nearest};
+pub use search::{Neighbour, VectorIndex, nearest};
 
 /// Errors of the embedding crate.
 #[derive(Debug, thiserror::Error)]

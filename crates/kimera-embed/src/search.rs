@@ -91,3 +91,114 @@ pub fn nearest(store: &Store, enc: &dyn Encoder, text: &str, k: usize) -> Result
     }
     Ok(out)
 }
+
+/// All vectors of one model held in memory, for many queries against the same store
+/// (`kimera check --file`, a service): one load, then a parallel exact scan per query.
+///
+/// Exact rather than approximate: a 100k × 384 scan is ~38 M multiply-adds, a few
+/// milliseconds on two cores, and needs no index build or tuning.
+#[derive(Debug, Clone)]
+pub struct VectorIndex {
+    dim: usize,
+    ids: Vec<String>,
+    /// Row-major, `ids.len() × dim`, unit-norm rows.
+    data: Vec<f32>,
+}
+
+/// Rows per parallel task of [`VectorIndex::nearest`].
+const SCAN_BLOCK: usize = 4096;
+
+impl VectorIndex {
+    /// Loads every geoid that has a vector for `model`, in geoid order.
+    pub fn load(store: &Store, model: &str) -> Result<VectorIndex> {
+        let mut stmt = store.conn().prepare(
+            "SELECT g.id, e.vector FROM geoids g
+             JOIN embeddings e ON e.model = ?1 AND e.text_hash = g.text_hash
+             ORDER BY g.seq",
+        )?;
+        let mut rows = stmt.query(params![model])?;
+        let mut ids = Vec::new();
+        let mut data = Vec::new();
+        let mut dim = 0;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let blob: Vec<u8> = r.get(1)?;
+            let v = f32s_from_blob(&blob)?;
+            if dim == 0 {
+                dim = v.len();
+            } else if v.len() != dim {
+                return Err(EmbedError::DimMismatch {
+                    model: model.to_string(),
+                    expected: dim,
+                    found: v.len(),
+                });
+            }
+            ids.push(id);
+            data.extend_from_slice(&v);
+        }
+        Ok(VectorIndex { dim, ids, data })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn id(&self, row: usize) -> &str {
+        &self.ids[row]
+    }
+
+    pub fn vector(&self, row: usize) -> &[f32] {
+        &self.data[row * self.dim..(row + 1) * self.dim]
+    }
+
+    /// The `k` rows most similar to `q` as `(row, cosine)`, best first; ties go to the
+    /// earlier row, so the answer does not depend on the thread count.
+    pub fn nearest(&self, q: &[f32], k: usize) -> Result<Vec<(usize, f32)>> {
+        use rayon::prelude::*;
+        if self.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        if q.len() != self.dim {
+            return Err(EmbedError::DimMismatch {
+                model: "query".into(),
+                expected: self.dim,
+                found: q.len(),
+            });
+        }
+        let block = SCAN_BLOCK * self.dim;
+        let per_block: Vec<Vec<(usize, f32)>> = self
+            .data
+            .par_chunks(block)
+            .enumerate()
+            .map(|(b, chunk)| {
+                let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
+                for (j, v) in chunk.chunks_exact(self.dim).enumerate() {
+                    let row = b * SCAN_BLOCK + j;
+                    let item = Ranked(kimera_core::dot(q, v), row as i64, String::new());
+                    if heap.len() < k {
+                        heap.push(item);
+                    } else if heap.peek().is_some_and(|worst| item < *worst) {
+                        heap.pop();
+                        heap.push(item);
+                    }
+                }
+                heap.into_sorted_vec()
+                    .into_iter()
+                    .map(|Ranked(s, row, _)| (row as usize, s))
+                    .collect()
+            })
+            .collect();
+        let mut all: Vec<(usize, f32)> = per_block.into_iter().flatten().collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.truncate(k);
+        Ok(all)
+    }
+}

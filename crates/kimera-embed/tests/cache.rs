@@ -160,3 +160,58 @@ fn empty_inputs_are_fine() {
     assert_eq!((st.geoids, st.encoded), (0, 0));
     assert!(nearest(&s, &enc, "anything", 5).unwrap().is_empty());
 }
+
+#[test]
+fn vector_index_agrees_with_the_store_scan_for_any_thread_count() {
+    use kimera_embed::VectorIndex;
+    // More rows than one scan block (4096); every text twice.
+    let texts: Vec<String> = (0..9000)
+        .map(|i| format!("statement {} about topic {}", i % 4500, (i % 4500) % 37))
+        .collect();
+    let pairs: Vec<(&str, &str)> = texts.iter().map(|t| (t.as_str(), "en")).collect();
+    let mut s = store_with(&pairs);
+    let enc = HashEncoder::new();
+    embed_store(&mut s, &enc, 512, &|_, _| {}).unwrap();
+    let index = VectorIndex::load(&s, enc.model_id()).unwrap();
+    assert_eq!(index.len(), 4500, "duplicate texts are one geoid");
+    assert_eq!(index.dim(), enc.dim());
+    for query in ["statement 7 about topic 7", "topic 3", "unrelated words"] {
+        let q = enc.encode_one(query);
+        let scan = nearest(&s, &enc, query, 12).unwrap();
+        let mut answers = Vec::new();
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            answers.push(pool.install(|| index.nearest(&q, 12).unwrap()));
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]));
+        let ids: Vec<&str> = answers[0].iter().map(|&(r, _)| index.id(r)).collect();
+        let scan_ids: Vec<&str> = scan.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, scan_ids, "query {query:?}");
+        for (&(r, score), n) in answers[0].iter().zip(&scan) {
+            assert_eq!(score, n.score);
+            assert_eq!(index.vector(r), enc.encode_one(&n.text).as_slice());
+        }
+    }
+}
+
+#[test]
+fn vector_index_edge_cases() {
+    use kimera_embed::VectorIndex;
+    let s = Store::open_in_memory().unwrap();
+    let enc = HashEncoder::new();
+    let empty = VectorIndex::load(&s, enc.model_id()).unwrap();
+    assert!(empty.is_empty());
+    assert!(empty.nearest(&enc.encode_one("x"), 5).unwrap().is_empty());
+    let mut s = store_with(&[("one", "en"), ("two", "en")]);
+    embed_store(&mut s, &enc, 8, &|_, _| {}).unwrap();
+    let index = VectorIndex::load(&s, enc.model_id()).unwrap();
+    assert_eq!(index.nearest(&enc.encode_one("one"), 10).unwrap().len(), 2);
+    assert!(index.nearest(&enc.encode_one("one"), 0).unwrap().is_empty());
+    assert!(matches!(
+        index.nearest(&[1.0, 0.0], 1),
+        Err(EmbedError::DimMismatch { .. })
+    ));
+}

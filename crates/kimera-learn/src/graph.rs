@@ -12,6 +12,8 @@
 
 use kimera_core::GeoidId;
 use kimera_store::{AssociationRecord, ConceptRecord, GraphRecords, Store};
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -24,6 +26,8 @@ pub type AssocId = u32;
 pub type SourceId = u32;
 
 const NO_ATTR: u32 = u32::MAX;
+/// "Not in the graph yet" in [`Graph::resolve`]'s output.
+pub(crate) const UNRESOLVED: u32 = u32::MAX;
 
 /// A concept: a normalised term.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,6 +73,32 @@ pub struct Graph {
     sources: Vec<GeoidId>,
     source_ids: FxHashMap<GeoidId, SourceId>,
     dirty: Dirty,
+    /// A statement's concept ids while it is learned (kept to save an allocation).
+    scratch: Vec<ConceptId>,
+    /// A statement's evidence while it is learned (kept to save an allocation).
+    updates: Vec<Update>,
+}
+
+/// One piece of evidence for an association: statement `sid` saw it with this
+/// confidence. See [`Graph::assign`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Update {
+    pub aid: AssocId,
+    pub sid: SourceId,
+    pub confidence: f32,
+    pub seen_at: i64,
+}
+
+impl Association {
+    /// Adds one piece of evidence (the same arithmetic on every path, in the same
+    /// order, which is what keeps strengths bit-identical).
+    fn update(&mut self, u: &Update) {
+        self.strength = 1.0 - (1.0 - self.strength) * (1.0 - f64::from(u.confidence));
+        self.confidence = self.confidence.max(u.confidence);
+        self.count += 1;
+        self.last_seen = self.last_seen.max(u.seen_at);
+        self.sources.push(u.sid);
+    }
 }
 
 /// What changed since the last [`Graph::take_delta`].
@@ -196,6 +226,11 @@ impl Graph {
                 id
             }
         };
+        self.touch(id, seen_at)
+    }
+
+    /// One more statement mentions concept `id`.
+    fn touch(&mut self, id: ConceptId, seen_at: i64) -> ConceptId {
         let c = &mut self.concepts[id as usize];
         c.count += 1;
         c.last_seen = c.last_seen.max(seen_at);
@@ -214,58 +249,178 @@ impl Graph {
     /// Adds one statement's extraction. Returns `false` (and changes nothing) when the
     /// statement was learned before: that is what makes learning idempotent.
     pub fn learn(&mut self, id: &GeoidId, seen_at: i64, ex: &Extraction) -> bool {
+        let mut updates = std::mem::take(&mut self.updates);
+        updates.clear();
+        let learned = self.assign(id, seen_at, ex, &[], &mut updates);
+        for u in &updates {
+            self.assocs[u.aid as usize].update(u);
+            let f = &mut self.dirty.assoc_flag[u.aid as usize];
+            if !*f {
+                *f = true;
+                self.dirty.assocs.push(u.aid);
+            }
+        }
+        self.updates = updates;
+        learned
+    }
+
+    /// Appends to `out`, for each of `ex`'s terms then each of its links, the concept
+    /// or association id the graph already has for it, or [`UNRESOLVED`].
+    ///
+    /// This is the hashing part of [`Graph::learn`], done read-only so that workers can
+    /// run it on a chunk in parallel. Ids only ever get added, so an id resolved before
+    /// a chunk is merged is still right while it is merged.
+    pub(crate) fn resolve(&self, ex: &Extraction, out: &mut Vec<u32>) {
+        let start = out.len();
+        out.extend(ex.terms.iter().map(|t| {
+            self.concept_ids
+                .get(t.as_str())
+                .copied()
+                .unwrap_or(UNRESOLVED)
+        }));
+        for l in &ex.links {
+            let cids = &out[start..start + ex.terms.len()];
+            let (s, d) = (cids[l.src as usize], cids[l.dst as usize]);
+            let attr = l.attr.map_or(NO_ATTR, |a| cids[a as usize]);
+            // (NO_ATTR and UNRESOLVED are the same number: test the attribute only
+            // when there is one)
+            let attr_unknown = l.attr.is_some() && attr == UNRESOLVED;
+            let aid = if s == UNRESOLVED || d == UNRESOLVED || attr_unknown {
+                UNRESOLVED
+            } else {
+                self.assoc_ids
+                    .get(&(s, l.rel, attr, d))
+                    .copied()
+                    .unwrap_or(UNRESOLVED)
+            };
+            out.push(aid);
+        }
+    }
+
+    /// The order-dependent part of [`Graph::learn`]: records the statement, counts its
+    /// concepts, gives new concepts and associations their ids, and appends the
+    /// evidence each association receives to `out`, to be applied by
+    /// [`Graph::apply_parallel`] (or in `learn`). `resolved` holds the ids
+    /// [`Graph::resolve`] found (empty: look everything up here).
+    pub(crate) fn assign(
+        &mut self,
+        id: &GeoidId,
+        seen_at: i64,
+        ex: &Extraction,
+        resolved: &[u32],
+        out: &mut Vec<Update>,
+    ) -> bool {
         if self.source_ids.contains_key(id) {
             return false;
         }
+        let known = |i: usize| resolved.get(i).copied().unwrap_or(UNRESOLVED);
         let sid = self.sources.len() as SourceId;
         self.sources.push(id.clone());
         self.source_ids.insert(id.clone(), sid);
-        let cids: Vec<ConceptId> = ex.terms.iter().map(|t| self.intern(t, seen_at)).collect();
-        for l in &ex.links {
-            let key = (
-                cids[l.src as usize],
-                l.rel,
-                l.attr.map_or(NO_ATTR, |a| cids[a as usize]),
-                cids[l.dst as usize],
-            );
-            let aid = match self.assoc_ids.get(&key) {
-                Some(&a) => a,
-                None => {
-                    let a = self.assocs.len() as AssocId;
-                    self.assocs.push(Association {
-                        src: key.0,
-                        dst: key.3,
-                        rel: key.1,
-                        attr: l.attr.map(|_| key.2),
-                        strength: 0.0,
-                        confidence: 0.0,
-                        count: 0,
-                        last_seen: seen_at,
-                        sources: Vec::new(),
-                    });
-                    self.assoc_ids.insert(key, a);
-                    self.adj[key.0 as usize].push(a);
-                    if key.3 != key.0 {
-                        self.adj[key.3 as usize].push(a);
-                    }
-                    self.dirty.assoc_flag.push(false);
-                    a
-                }
+        let mut cids = std::mem::take(&mut self.scratch);
+        cids.clear();
+        for (i, t) in ex.terms.iter().enumerate() {
+            let c = match known(i) {
+                UNRESOLVED => self.intern(t, seen_at),
+                c => self.touch(c, seen_at),
             };
-            let a = &mut self.assocs[aid as usize];
-            a.strength = 1.0 - (1.0 - a.strength) * (1.0 - f64::from(l.confidence));
-            a.confidence = a.confidence.max(l.confidence);
-            a.count += 1;
-            a.last_seen = a.last_seen.max(seen_at);
-            a.sources.push(sid);
-            self.dirty.provenance.push((aid, sid));
-            let f = &mut self.dirty.assoc_flag[aid as usize];
-            if !*f {
-                *f = true;
-                self.dirty.assocs.push(aid);
-            }
+            cids.push(c);
         }
+        let nt = ex.terms.len();
+        for (j, l) in ex.links.iter().enumerate() {
+            let aid = match known(nt + j) {
+                UNRESOLVED => {
+                    let key = (
+                        cids[l.src as usize],
+                        l.rel,
+                        l.attr.map_or(NO_ATTR, |a| cids[a as usize]),
+                        cids[l.dst as usize],
+                    );
+                    let next = self.assocs.len() as AssocId;
+                    match self.assoc_ids.entry(key) {
+                        Entry::Occupied(e) => *e.get(),
+                        Entry::Vacant(e) => {
+                            e.insert(next);
+                            self.push_association(key, l.attr.is_some(), seen_at)
+                        }
+                    }
+                }
+                a => a,
+            };
+            self.dirty.provenance.push((aid, sid));
+            out.push(Update {
+                aid,
+                sid,
+                confidence: l.confidence,
+                seen_at,
+            });
+        }
+        self.scratch = cids;
         true
+    }
+
+    /// Applies the evidence [`Graph::assign`] collected, on the current rayon pool.
+    ///
+    /// Associations are cut into contiguous id ranges, each range updated by one task
+    /// with its updates in their original order, so every association sees its
+    /// evidence in the same order as in [`Graph::learn`] and ends with bit-identical
+    /// strength and the same source list. These are scattered writes into a large
+    /// array (a cache miss each), which is why they are worth spreading over cores.
+    pub(crate) fn apply_parallel(&mut self, updates: &[Update]) {
+        use rayon::prelude::*;
+        let n = self.assocs.len();
+        if n == 0 || updates.is_empty() {
+            return;
+        }
+        let tasks = 4 * rayon::current_num_threads();
+        let span = n.div_ceil(tasks).max(1024);
+        let mut buckets: Vec<Vec<Update>> = vec![Vec::new(); n.div_ceil(span)];
+        for u in updates {
+            buckets[u.aid as usize / span].push(*u);
+        }
+        let dirty: Vec<Vec<AssocId>> = self
+            .assocs
+            .par_chunks_mut(span)
+            .zip(self.dirty.assoc_flag.par_chunks_mut(span))
+            .zip(buckets.par_iter())
+            .enumerate()
+            .map(|(k, ((assocs, flags), bucket))| {
+                let base = k * span;
+                let mut dirty = Vec::new();
+                for u in bucket {
+                    let i = u.aid as usize - base;
+                    assocs[i].update(u);
+                    if !flags[i] {
+                        flags[i] = true;
+                        dirty.push(u.aid);
+                    }
+                }
+                dirty
+            })
+            .collect();
+        self.dirty.assocs.extend(dirty.into_iter().flatten());
+    }
+
+    /// Appends a new association (already entered in `assoc_ids`).
+    fn push_association(&mut self, key: Key, has_attr: bool, seen_at: i64) -> AssocId {
+        let a = self.assocs.len() as AssocId;
+        self.assocs.push(Association {
+            src: key.0,
+            dst: key.3,
+            rel: key.1,
+            attr: has_attr.then_some(key.2),
+            strength: 0.0,
+            confidence: 0.0,
+            count: 0,
+            last_seen: seen_at,
+            sources: Vec::new(),
+        });
+        self.adj[key.0 as usize].push(a);
+        if key.3 != key.0 {
+            self.adj[key.3 as usize].push(a);
+        }
+        self.dirty.assoc_flag.push(false);
+        a
     }
 
     /// The rows changed since the last call (or since loading), and forgets them.

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::LearnError;
 use crate::extract::{ExtractError, Extraction, extract};
-use crate::graph::Graph;
+use crate::graph::{Graph, Update};
 
 /// Below this many statements a batch is learned sequentially even with several
 /// workers: measured with `cargo bench -p kimera-learn` (`threshold` group), parallel
@@ -303,23 +303,62 @@ where
     (r, t.elapsed())
 }
 
-/// Merges one chunk's extractions into the graph, in order.
+/// Statements per parallel task when a chunk is resolved against the graph.
+const RESOLVE_BLOCK: usize = 64;
+
+/// The hashing half of merging a chunk, on all workers: for every statement, the ids
+/// its terms and links already have (see [`Graph::resolve`]), in blocks of
+/// [`RESOLVE_BLOCK`] statements, one flat vector per block.
+fn resolve_chunk(graph: &Graph, extracted: &[Extracted]) -> Vec<Vec<u32>> {
+    extracted
+        .par_chunks(RESOLVE_BLOCK)
+        .map(|block| {
+            let mut out = Vec::new();
+            for e in block {
+                if let Some((Ok(ex), _)) = e {
+                    graph.resolve(ex, &mut out);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Merges one chunk's extractions into the graph, in order. With `resolved` (the ids
+/// [`resolve_chunk`] found), only the order-dependent part is done here and the
+/// associations' evidence is returned, for [`Graph::apply_parallel`]; without, each
+/// statement is learned whole.
 fn merge<S: AsStatement>(
     graph: &mut Graph,
     offset: usize,
     chunk: &[S],
-    extracted: Vec<Extracted>,
+    extracted: &[Extracted],
+    resolved: Option<&[Vec<u32>]>,
     report: &mut LearnReport,
-) {
+) -> Vec<Update> {
     let t = Instant::now();
+    let mut updates = Vec::new();
+    let mut cursor = 0;
     for (i, (s, e)) in chunk.iter().zip(extracted).enumerate() {
+        if i % RESOLVE_BLOCK == 0 {
+            cursor = 0;
+        }
         match e {
             None => report.already_known += 1,
             Some((r, d)) => {
-                report.times.extract += d;
+                report.times.extract += *d;
                 match r {
                     Ok(ex) => {
-                        if graph.learn(s.id(), s.seen_at(), &ex) {
+                        let learned = match resolved {
+                            Some(blocks) => {
+                                let n = ex.terms.len() + ex.links.len();
+                                cursor += n;
+                                let ids = &blocks[i / RESOLVE_BLOCK][cursor - n..cursor];
+                                graph.assign(s.id(), s.seen_at(), ex, ids, &mut updates)
+                            }
+                            None => graph.learn(s.id(), s.seen_at(), ex),
+                        };
+                        if learned {
                             report.learned += 1;
                         } else {
                             report.already_known += 1;
@@ -328,13 +367,14 @@ fn merge<S: AsStatement>(
                     Err(message) => report.errors.push(StatementError {
                         id: s.id().clone(),
                         index: offset + i,
-                        message,
+                        message: message.clone(),
                     }),
                 }
             }
         }
     }
     report.times.graph += t.elapsed();
+    updates
 }
 
 /// One statement at a time on the calling thread: extract, merge.
@@ -354,7 +394,7 @@ fn learn_sequential<S, E>(
             .iter()
             .map(|s| (!graph.is_learned(s.id())).then(|| extract_isolated(s, extractor)))
             .collect();
-        merge(graph, ci * chunk.max(1), c, extracted, report);
+        merge(graph, ci * chunk.max(1), c, &extracted, None, report);
         progress(&Progress {
             done: (ci * chunk.max(1) + c.len()) as u64,
             total: batch.len() as u64,
@@ -367,6 +407,15 @@ fn learn_sequential<S, E>(
 /// graph: `rayon::join` runs the merge on this thread and the extraction of the next
 /// chunk on the others (and on this one once the merge is done), so the sequential
 /// merge hides behind the parallel extraction instead of adding to it.
+///
+/// The merge itself is cut in three so that only what depends on order stays on one
+/// thread: all workers first look the chunk's terms and links up in the graph
+/// (read-only, [`resolve_chunk`]); this thread then records the statements and gives
+/// new concepts and associations their ids ([`Graph::assign`]), while the others
+/// extract; finally all workers apply the evidence to the associations, each to a
+/// range of ids, in order ([`Graph::apply_parallel`]). Merging whole on one thread
+/// took longer than extracting (hash lookups and cache misses in a large graph), and
+/// 2 workers were slower than 1.
 fn learn_parallel<S, E>(
     pool: &rayon::ThreadPool,
     chunk: usize,
@@ -390,17 +439,16 @@ fn learn_parallel<S, E>(
         let mut chunks = batch.chunks(chunk).enumerate();
         loop {
             let next = chunks.next();
-            let (_, extracted) = rayon::join(
+            let t = Instant::now();
+            let resolved = pending.as_ref().map(|(_, ex)| resolve_chunk(graph, ex));
+            report.times.graph += t.elapsed();
+            let (merged, extracted) = rayon::join(
                 || {
-                    if let Some((offset, ex)) = pending.take() {
+                    pending.take().map(|(offset, ex)| {
                         let c = &batch[offset..offset + ex.len()];
-                        merge(graph, offset, c, ex, report);
-                        progress(&Progress {
-                            done: (offset + c.len()) as u64,
-                            total,
-                            errors: report.errors.len() as u64,
-                        });
-                    }
+                        let updates = merge(graph, offset, c, &ex, resolved.as_deref(), report);
+                        (offset + c.len(), updates, ex)
+                    })
                 },
                 || {
                     next.map(|(ci, c)| {
@@ -416,6 +464,20 @@ fn learn_parallel<S, E>(
                     })
                 },
             );
+            if let Some((done, updates, ex)) = merged {
+                // the extractions are freed by the workers, off this thread's critical path
+                let t = Instant::now();
+                rayon::join(
+                    || graph.apply_parallel(&updates),
+                    || ex.into_par_iter().for_each(drop),
+                );
+                report.times.graph += t.elapsed();
+                progress(&Progress {
+                    done: done as u64,
+                    total,
+                    errors: report.errors.len() as u64,
+                });
+            }
             match extracted {
                 Some(e) => pending = Some(e),
                 None => break,

@@ -1,0 +1,58 @@
+//! 1 vs. 2 workers on the same generated batch, interleaved so that a load change on
+//! a shared machine hits both alike; prints the best of N runs of each and its stage
+//! split: `cargo run --release -p kimera-learn --example learn_speed -- 100000 5`.
+
+use std::time::Instant;
+
+use kimera_learn::{Graph, LearnOptions, Learner, synth};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
+    let runs: usize = args.next().map_or(Ok(5), |s| s.parse())?;
+    let batch = synth::statements(n, 5_000, 1);
+    let learners = [1, 2].map(|w| {
+        Learner::new(LearnOptions {
+            workers: w,
+            ..Default::default()
+        })
+    });
+    let mut best = [f64::MAX; 2];
+    let mut split = [(0.0, 0.0); 2];
+    let mut graphs: [Option<Graph>; 2] = [None, None];
+    for _ in 0..runs {
+        for (k, l) in learners.iter().enumerate() {
+            let l = l.as_ref().map_err(|e| e.to_string())?;
+            let mut g = Graph::new();
+            let t = Instant::now();
+            let r = l.learn_batch(&mut g, &batch, |_| {});
+            let s = t.elapsed().as_secs_f64();
+            if s < best[k] {
+                best[k] = s;
+                split[k] = (r.times.extract.as_secs_f64(), r.times.graph.as_secs_f64());
+            }
+            graphs[k] = Some(g);
+        }
+    }
+    assert!(
+        graphs[0] == graphs[1],
+        "1 and 2 workers built different graphs"
+    );
+    let c = graphs[0].as_ref().map(Graph::counts).unwrap_or_default();
+    println!(
+        "{n} statements -> {} concepts, {} associations, {} provenance rows",
+        c.concepts, c.associations, c.provenance
+    );
+    for (k, w) in [1, 2].iter().enumerate() {
+        println!(
+            "{w} worker(s): best of {runs} {:.3} s = {:.0} statements/s \
+             (extract {:.3} s cpu, graph {:.3} s)",
+            best[k],
+            n as f64 / best[k],
+            split[k].0,
+            split[k].1
+        );
+    }
+    println!("speed-up 2 vs 1 workers: {:.2}x", best[0] / best[1]);
+    Ok(())
+}

@@ -1,10 +1,12 @@
 //! The `model` detector: loads a model folder (`head/` and/or `cross/`) and scores pairs.
 //!
 //! With both routes present it is a cascade: the head (microseconds per pair, from the
-//! vectors the reactor already has) rules out pairs whose P(contradiction) is below
-//! `cascade_floor`, and only the rest go through the cross-encoder, whose probability and
-//! threshold then decide. The floor is stored in `cascade.json`, chosen on the dev set
-//! so that the head drops no dev pair the cross-encoder would have flagged.
+//! vectors the reactor already has) decides the pairs it is sure of — P(contradiction)
+//! below `floor` (not a contradiction) or at least `ceiling` (a contradiction) — and only
+//! the band between goes through the cross-encoder (milliseconds per pair), whose
+//! probability, blended with the head's, decides. Floor, ceiling, blend weight and
+//! threshold are stored in `cascade.json`, chosen on the dev set so that on dev the head
+//! decides no pair differently from the full blend (with a margin for unseen data).
 
 use std::path::{Path, PathBuf};
 
@@ -35,11 +37,20 @@ pub fn default_detector_dir() -> PathBuf {
     }
 }
 
+fn never() -> f32 {
+    f32::INFINITY
+}
+
 /// `cascade.json` of a model folder.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct CascadeConfig {
-    /// Pairs whose head probability is below this skip the cross-encoder.
+    /// Pairs whose head probability is below this skip the cross-encoder: not
+    /// contradictions.
     pub floor: f32,
+    /// Pairs whose head probability is at least this skip the cross-encoder:
+    /// contradictions (absent in older files: never).
+    #[serde(default = "never")]
+    pub ceiling: f32,
     /// Weight of the cross-encoder in the blended probability
     /// `w·p_cross + (1−w)·p_head` of pairs both routes score.
     pub cross_weight: f32,
@@ -50,17 +61,21 @@ pub struct CascadeConfig {
 }
 
 /// Chooses the cascade on a dev set and writes `dir/cascade.json`: the blend weight of
-/// the two routes' probabilities (from a coarse grid) and its threshold, both by best F1,
-/// and the floor: half the lowest head probability among the dev pairs the blend flags,
-/// so that on dev the head drops no pair the cascade would have reported (the factor ½ is
-/// the margin for unseen data). Needs `dir/head` and `dir/cross`.
+/// the two routes' probabilities (from a coarse grid) and its threshold, both by best F1;
+/// the floor, half the lowest head probability among the dev pairs the blend flags, and
+/// the ceiling, halfway from the highest head probability among the dev pairs the blend
+/// does not flag to 1 — so that on dev the head alone decides no pair differently from
+/// the blend (the halving is the margin for unseen data). Needs `dir/head` and
+/// `dir/cross`.
 pub fn calibrate_cascade(
     dir: &Path,
     model_dir: &Path,
     dev: &[crate::Example],
     vecs: &[(Vec<f32>, Vec<f32>)],
 ) -> Result<CascadeConfig> {
-    let det = ModelDetector::load(dir, model_dir)?.with_floor(None);
+    let det = ModelDetector::load(dir, model_dir)?
+        .with_floor(None)
+        .with_ceiling(None);
     if det.head.is_none() || det.cross.is_none() {
         return Err(DetectError::Missing {
             dir: dir.to_path_buf(),
@@ -95,14 +110,22 @@ pub fn calibrate_cascade(
         }
     }
     let (w, m) = best.expect("grid not empty");
+    // Only pairs the detector scores at all (similar enough) count for the band.
     let mut floor = 1.0f32;
-    for (c, h) in cross.iter().zip(&head) {
+    let mut not_flagged_max = 0.0f32;
+    for ((c, h), pair) in cross.iter().zip(&head).zip(&pairs) {
+        if pair.cosine < MIN_COSINE {
+            continue;
+        }
         if w * c + (1.0 - w) * h >= m.threshold {
             floor = floor.min(*h);
+        } else {
+            not_flagged_max = not_flagged_max.max(*h);
         }
     }
     let cfg = CascadeConfig {
         floor: floor * 0.5,
+        ceiling: not_flagged_max + (1.0 - not_flagged_max) * 0.5,
         cross_weight: w,
         threshold: m.threshold,
         dev: m,
@@ -156,6 +179,7 @@ pub struct ModelDetector {
     head: Option<(HeadModel, Meta)>,
     cross: Option<(CrossModel, Meta)>,
     floor: Option<f32>,
+    ceiling: Option<f32>,
     blend: Option<(f32, f32)>,
     name: &'static str,
 }
@@ -206,6 +230,7 @@ impl ModelDetector {
             cross = Some((CrossModel::load(base, lora, &cd.join(WEIGHTS_FILE))?, meta));
         }
         let mut floor = None;
+        let mut ceiling = None;
         let mut blend = None;
         let cpath = dir.join("cascade.json");
         if head.is_some() && cross.is_some() && cpath.is_file() {
@@ -219,12 +244,14 @@ impl ModelDetector {
                     reason: e.to_string(),
                 })?;
             floor = Some(c.floor);
+            ceiling = c.ceiling.is_finite().then_some(c.ceiling);
             blend = Some((c.cross_weight, c.threshold));
         }
         Ok(ModelDetector {
             head,
             cross,
             floor,
+            ceiling,
             blend,
             name: "model",
         })
@@ -248,6 +275,7 @@ impl ModelDetector {
             }
         }
         self.floor = None;
+        self.ceiling = None;
         self.blend = None;
         self
     }
@@ -256,6 +284,17 @@ impl ModelDetector {
     pub fn with_floor(mut self, floor: Option<f32>) -> Self {
         self.floor = floor;
         self
+    }
+
+    /// Sets or clears the cascade ceiling (see the module docs).
+    pub fn with_ceiling(mut self, ceiling: Option<f32>) -> Self {
+        self.ceiling = ceiling;
+        self
+    }
+
+    /// The cascade ceiling in use, if any.
+    pub fn ceiling(&self) -> Option<f32> {
+        self.ceiling
     }
 
     pub fn head_meta(&self) -> Option<&Meta> {
@@ -301,13 +340,18 @@ impl ModelDetector {
         let head = self.head_probs(pairs)?;
         let mut out: Vec<Option<Scored>> = vec![None; pairs.len()];
         if let Some((c, meta)) = &self.cross {
-            let send: Vec<usize> = (0..pairs.len())
-                .filter(|&i| pairs[i].cosine >= MIN_COSINE)
-                .filter(|&i| match (self.floor, head[i]) {
-                    (Some(f), Some(p)) => p >= f,
-                    _ => true,
-                })
-                .collect();
+            // The head decides what it is sure of; the band goes to the cross-encoder.
+            let mut send = Vec::new();
+            for i in 0..pairs.len() {
+                if pairs[i].cosine < MIN_COSINE {
+                    continue;
+                }
+                match (self.floor, self.ceiling, head[i]) {
+                    (Some(f), _, Some(p)) if p < f => out[i] = Some((p, "head", f)),
+                    (_, Some(t), Some(p)) if p >= t => out[i] = Some((p, "head", t)),
+                    _ => send.push(i),
+                }
+            }
             let texts: Vec<(&str, &str)> = send
                 .iter()
                 .map(|&i| (pairs[i].a_text, pairs[i].b_text))
@@ -319,7 +363,8 @@ impl ModelDetector {
                     _ => Some((p, "cross", meta.threshold)),
                 };
             }
-            // Pairs the head ruled out keep its (low) probability.
+            // Dissimilar pairs keep the head's probability (the detector does not flag
+            // them, see `score_batch`).
             if let Some((_, hm)) = &self.head {
                 for i in 0..pairs.len() {
                     if out[i].is_none() {

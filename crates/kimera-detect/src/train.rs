@@ -55,6 +55,8 @@ pub struct TrainOptions {
     /// Add explicit denial/affirmation pairs of this many per mille of the training
     /// sentences ([`crate::data::denial_pairs`]; 0 = none).
     pub denials_per_mille: usize,
+    /// A kimera store used as embedding cache by the head route (None: encode all).
+    pub cache_db: Option<PathBuf>,
     /// The sentence-transformers folder (see `kimera_embed::model_dir`).
     pub model_dir: PathBuf,
 }
@@ -72,6 +74,7 @@ impl TrainOptions {
             lora_rank: CrossParams::default().lora.rank,
             lora_layers: CrossParams::default().lora.layers,
             denials_per_mille: DEFAULT_DENIALS_PER_MILLE,
+            cache_db: None,
             model_dir,
         }
     }
@@ -128,13 +131,27 @@ pub fn embed_pairs(
     set: &[Example],
     progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+    embed_pairs_cached(enc, set, None, progress)
+}
+
+/// [`embed_pairs`], reading and filling a store's embedding cache when one is given
+/// (same model id and text → same vector, so training runs share the encoding work).
+pub fn embed_pairs_cached(
+    enc: &dyn kimera_embed::Encoder,
+    set: &[Example],
+    mut cache: Option<&mut kimera_store::Store>,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
     let mut out = Vec::with_capacity(set.len());
     for (i, chunk) in set.chunks(256).enumerate() {
         let texts: Vec<&str> = chunk
             .iter()
             .flat_map(|e| [e.a.as_str(), e.b.as_str()])
             .collect();
-        let vecs = enc.encode(&texts)?;
+        let vecs = match cache.as_deref_mut() {
+            Some(store) => kimera_embed::embed_texts_cached(store, enc, &texts)?.0,
+            None => enc.encode(&texts)?,
+        };
         let mut it = vecs.into_iter();
         while let (Some(u), Some(v)) = (it.next(), it.next()) {
             out.push((u, v));
@@ -185,8 +202,15 @@ pub fn train_to_dir(
                 &opts.model_dir,
                 kimera_embed::MiniLmOptions::default(),
             )?;
-            let tv = embed_pairs(&enc, &train_set, progress)?;
-            let dv = embed_pairs(&enc, &dev, progress)?;
+            let mut cache = match &opts.cache_db {
+                Some(p) => Some(kimera_store::Store::open(p).map_err(|e| DetectError::Data {
+                    path: p.clone(),
+                    reason: format!("embedding cache: {e}"),
+                })?),
+                None => None,
+            };
+            let tv = embed_pairs_cached(&enc, &train_set, cache.as_mut(), progress)?;
+            let dv = embed_pairs_cached(&enc, &dev, cache.as_mut(), progress)?;
             let tx = feature_rows(&train_set, &tv);
             let dx = feature_rows(&dev, &dv);
             let ty: Vec<usize> = train_set.iter().map(|e| e.label).collect();

@@ -190,3 +190,57 @@ fn bad_input_is_refused_with_file_and_line() {
     let err = ModelDetector::load(dir.path(), &dir.path().join("m")).unwrap_err();
     assert!(err.to_string().contains("meta.json"), "{err}");
 }
+
+#[test]
+fn cascade_decides_every_dev_pair_as_the_full_blend_does() {
+    let Some(model_dir) = common::model_dir() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let (train, dev_path) = (
+        common::fixture("tiny_train.csv"),
+        common::fixture("tiny_dev.csv"),
+    );
+    let mut head = TrainOptions::new(Route::Head, model_dir.clone());
+    (head.epochs, head.hidden, head.batch_size) = (Some(20), 16, Some(8));
+    train_to_dir(&train, &dev_path, out.path(), &head, &mut |_| {}).unwrap();
+    let mut cross = TrainOptions::new(Route::Cross, model_dir.clone());
+    (cross.epochs, cross.lora_rank, cross.lora_layers) = (Some(2), 4, 1);
+    (cross.batch_size, cross.lr) = (Some(7), Some(3e-3));
+    train_to_dir(&train, &dev_path, out.path(), &cross, &mut |_| {}).unwrap();
+
+    let cfg = kimera_detect::calibrate_cascade_file(out.path(), &model_dir, &dev_path).unwrap();
+    assert!(cfg.floor <= cfg.ceiling, "{cfg:?}");
+    assert!(out.path().join("cascade.json").is_file());
+
+    let enc = kimera_embed::MiniLmEncoder::load(&model_dir, Default::default()).unwrap();
+    let dev = load_examples(&dev_path).unwrap();
+    let vecs = embed_pairs(&enc, &dev, &mut |_| {}).unwrap();
+    let pairs = kimera_detect::pair_inputs(&dev, &vecs);
+    let cascade = ModelDetector::load(out.path(), &model_dir).unwrap();
+    assert_eq!(cascade.floor(), Some(cfg.floor));
+    let full = ModelDetector::load(out.path(), &model_dir)
+        .unwrap()
+        .with_floor(None)
+        .with_ceiling(None);
+    let (c, f) = (
+        kimera_reactor::Detector::score_batch(&cascade, &pairs),
+        kimera_reactor::Detector::score_batch(&full, &pairs),
+    );
+    for (i, (c, f)) in c.iter().zip(&f).enumerate() {
+        assert_eq!(
+            c.contradiction, f.contradiction,
+            "dev pair {i}: {:?}",
+            dev[i]
+        );
+    }
+    // Routes: the full blend never lets the head decide a similar pair alone.
+    let routes = full.probabilities(&pairs).unwrap();
+    assert!(
+        routes
+            .iter()
+            .zip(&pairs)
+            .filter(|(_, p)| p.cosine >= kimera_detect::detector::MIN_COSINE)
+            .all(|(r, _)| r.unwrap().1 != "head")
+    );
+}

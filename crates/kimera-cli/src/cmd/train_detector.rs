@@ -17,8 +17,9 @@ pub enum RouteArg {
     Head,
     /// LoRA cross-encoder on MiniLM (accurate).
     Cross,
-    /// Choose the head's pre-filter floor for the head → cross cascade on --dev (needs
-    /// both routes already trained in --out; --train is not used).
+    /// Choose the head → cross cascade on --dev: the band of head probabilities sent to
+    /// the cross-encoder, blend weight and threshold (needs both routes already trained
+    /// in --out; --train is not used).
     Cascade,
 }
 
@@ -63,6 +64,10 @@ pub struct TrainDetectorArgs {
     /// entailment): SICK has no such pairs (0 = none).
     #[arg(long, default_value_t = kimera_detect::train::DEFAULT_DENIALS_PER_MILLE)]
     pub denials: usize,
+    /// Head route: keep sentence vectors in this kimera store between runs (e.g. the
+    /// --db of your project); without it every run encodes train and dev again.
+    #[arg(long)]
+    pub cache_db: Option<PathBuf>,
 }
 
 pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -79,8 +84,14 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 print_json(&cfg)?;
             } else {
                 println!(
-                    "cascade: pairs with head P(contradiction) < {:.5} skip the cross-encoder; wrote {}",
+                    "cascade: the head decides pairs with P(contradiction) < {:.5} (no) or \
+                     ≥ {:.5} (yes), the cross-encoder the rest (blend weight {}, threshold \
+                     {:.4}, dev F1 {:.3}); wrote {}",
                     cfg.floor,
+                    cfg.ceiling,
+                    cfg.cross_weight,
+                    cfg.threshold,
+                    cfg.dev.f1,
                     args.out.join("cascade.json").display()
                 );
             }
@@ -97,6 +108,7 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
     opts.lora_rank = args.lora_rank;
     opts.lora_layers = args.lora_layers;
     opts.denials_per_mille = args.denials;
+    opts.cache_db = args.cache_db.clone();
     let quiet = g.quiet;
     let mut progress = |p: TrainProgress| match p {
         TrainProgress::Epoch(r) => {

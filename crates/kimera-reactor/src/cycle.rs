@@ -2,8 +2,9 @@
 //!
 //! A cycle has four phases, each a pure function of the store's contents and the config:
 //!
-//! 1. **load** — stream geoids in `seq` order joined with their vectors for the model
-//!    (one query); keep ids, texts, languages and unit vectors in flat arrays
+//! 1. **load** — scan the geoids in `seq` order, then the model's vectors in key order
+//!    (two sequential scans, joined by text hash in memory); keep ids, texts, languages
+//!    and unit vectors in flat arrays
 //!    (about 1.6 GB for a million 384-d geoids — the only thing that grows with n).
 //! 2. **candidates** — ANN top-k / seeded random pairs / labelled pairs, as a sorted list
 //!    of index pairs (see [`crate::knn`] for why it is deterministic).
@@ -312,10 +313,15 @@ struct Loaded {
     table: VectorTable,
 }
 
-/// Reads every geoid with its vector in one streaming join (see
-/// [`Store::for_each_geoid_with_embedding`]), appending vectors to one contiguous f32
-/// buffer sized once from the geoid count, so the load costs n·dim floats and nothing
-/// per row.
+/// Reads every geoid, then every vector of the model, and keeps the geoids that have
+/// one, in `seq` order.
+///
+/// Two sequential scans and a hash join in memory, not one SQL join: the embeddings
+/// table is keyed by text hash, so a join in geoid order reads its pages in random order
+/// (1.6 s for 100k vectors), while a scan in key order reads them once, in order
+/// (0.2 s). The vectors go straight into one contiguous f32 buffer with a row per geoid,
+/// sized from the geoid count; geoids without a vector are squeezed out in place
+/// afterwards, so the peak is n·dim floats plus a 32-byte hash per geoid.
 fn load(
     store: &Store,
     cfg: &RunConfig,
@@ -325,42 +331,107 @@ fn load(
     let total = store.counts()?.geoids;
     let (mut ids, mut texts, mut langs) =
         (Strings::default(), Strings::default(), Strings::default());
-    let mut data: Vec<f32> = Vec::new();
-    let mut dim = 0usize;
-    let report_every = cfg.chunk.max(1) as u64;
-    store.for_each_geoid_with_embedding::<ReactorError>(&cfg.model_id, |r, v| {
-        stats.geoids += 1;
-        if stats.geoids % report_every == 0 {
-            progress(Progress {
-                phase: "load",
-                done: stats.geoids,
-                total,
-            });
+    let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(total as usize);
+    store.for_each_geoid(cfg.chunk.max(1), |rows| {
+        for r in rows {
+            ids.push(r.id.as_str());
+            texts.push(&r.text);
+            langs.push(&r.lang);
+            hashes.push(r.text_hash);
         }
-        let Some(v) = v else {
-            stats.missing_vectors += 1;
-            return Ok(());
-        };
-        if dim == 0 {
-            dim = v.len();
-        }
-        if v.len() != dim || dim == 0 {
-            return Err(ReactorError::DimensionMismatch {
-                id: r.id.to_string(),
-                model: cfg.model_id.clone(),
-                expected: dim,
-                found: v.len(),
-            });
-        }
-        if data.capacity() == 0 {
-            data.reserve_exact(total as usize * dim);
-        }
-        data.extend_from_slice(v);
-        ids.push(r.id.as_str());
-        texts.push(&r.text);
-        langs.push(&r.lang);
+        progress(Progress {
+            phase: "load",
+            done: hashes.len() as u64,
+            total,
+        });
         Ok(())
     })?;
+    let n = hashes.len();
+    stats.geoids = n as u64;
+
+    // first position of each text, and the next position with the same text (the same
+    // statement in two languages shares one cached vector)
+    const NONE: u32 = u32::MAX;
+    let mut first: HashMap<[u8; 32], u32> = HashMap::with_capacity(n);
+    let mut next_same = vec![NONE; n];
+    for (i, h) in hashes.iter().enumerate().rev() {
+        if let Some(later) = first.insert(*h, i as u32) {
+            next_same[i] = later;
+        }
+    }
+    drop(hashes);
+
+    // dims[i]: length of geoid i's vector, 0 = none; only vectors of the first length
+    // seen are copied, a different length is reported below
+    let mut dims = vec![0u32; n];
+    let mut data: Vec<f32> = Vec::new();
+    let mut dim = 0usize;
+    store.for_each_embedding::<ReactorError>(&cfg.model_id, |h, v| {
+        let Some(&p0) = first.get(h) else {
+            return Ok(()); // a cached vector of a text no longer stored
+        };
+        if v.is_empty() {
+            return Err(ReactorError::DimensionMismatch {
+                id: ids.get(p0).to_string(),
+                model: cfg.model_id.clone(),
+                expected: dim,
+                found: 0,
+            });
+        }
+        if dim == 0 {
+            dim = v.len();
+            data = vec![0f32; n * dim];
+        }
+        let mut p = p0 as usize;
+        loop {
+            dims[p] = v.len() as u32;
+            if v.len() == dim {
+                data[p * dim..(p + 1) * dim].copy_from_slice(v);
+            }
+            p = match next_same[p] {
+                NONE => break,
+                q => q as usize,
+            };
+        }
+        Ok(())
+    })?;
+    drop(first);
+    drop(next_same);
+
+    // the first geoid with a vector sets the dimension, as if read in seq order
+    if let Some(expected) = dims.iter().copied().find(|&d| d > 0) {
+        if let Some(p) = dims.iter().position(|&d| d > 0 && d != expected) {
+            return Err(ReactorError::DimensionMismatch {
+                id: ids.get(p as u32).to_string(),
+                model: cfg.model_id.clone(),
+                expected: expected as usize,
+                found: dims[p] as usize,
+            });
+        }
+    }
+
+    // squeeze out the geoids without a vector, keeping seq order
+    let kept = dims.iter().filter(|&&d| d > 0).count();
+    stats.missing_vectors = (n - kept) as u64;
+    if kept < n {
+        let (mut i2, mut t2, mut l2) = (Strings::default(), Strings::default(), Strings::default());
+        let mut w = 0;
+        for (p, &d) in dims.iter().enumerate() {
+            if d == 0 {
+                continue;
+            }
+            if w != p {
+                data.copy_within(p * dim..(p + 1) * dim, w * dim);
+            }
+            i2.push(ids.get(p as u32));
+            t2.push(texts.get(p as u32));
+            l2.push(langs.get(p as u32));
+            w += 1;
+        }
+        data.truncate(w * dim);
+        data.shrink_to_fit();
+        (ids, texts, langs) = (i2, t2, l2);
+    }
     progress(Progress {
         phase: "load",
         done: stats.geoids,
@@ -605,4 +676,123 @@ fn cycle(
         .collect();
     stats.detect_ms = t.elapsed().as_millis() as u64;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kimera_core::{Geoid, Source};
+
+    /// (id, text, lang, unit vector) of each loaded geoid.
+    type Rows = Vec<(String, String, String, Vec<f32>)>;
+
+    /// What the reactor loaded before the bulk path: pages of geoids, one lookup per hash.
+    fn per_hash(store: &Store, model: &str) -> Rows {
+        let mut out = Vec::new();
+        store
+            .for_each_geoid(4, |rows| {
+                let hashes: Vec<[u8; 32]> = rows.iter().map(|r| r.text_hash).collect();
+                for (r, v) in rows.iter().zip(store.get_embeddings(model, &hashes)?) {
+                    if let Some(v) = v {
+                        let dim = v.len();
+                        let t = VectorTable::new(v, dim);
+                        out.push((
+                            r.id.to_string(),
+                            r.text.clone(),
+                            r.lang.clone(),
+                            t.get(0).to_vec(),
+                        ));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    fn loaded(store: &Store, model: &str) -> (RunStats, Rows) {
+        let cfg = RunConfig {
+            model_id: model.into(),
+            chunk: 3,
+            ..RunConfig::default()
+        };
+        let mut stats = RunStats::default();
+        let l = load(store, &cfg, &|_| {}, &mut stats).unwrap();
+        let rows = (0..l.table.len() as u32)
+            .map(|i| {
+                (
+                    l.ids.get(i).to_string(),
+                    l.texts.get(i).to_string(),
+                    l.langs.get(i).to_string(),
+                    l.table.get(i).to_vec(),
+                )
+            })
+            .collect();
+        (stats, rows)
+    }
+
+    #[test]
+    fn bulk_load_gives_exactly_what_per_hash_lookups_gave() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut geoids: Vec<Geoid> = (0..12)
+            .map(|i| Geoid::new(format!("Statement number {i}"), "en", Source::Api))
+            .collect();
+        // the same text in two more languages: three geoids, one cached vector
+        geoids.push(Geoid::new("Statement number 5", "fr", Source::Api));
+        geoids.push(Geoid::new("Statement number 5", "de", Source::Api));
+        s.insert_geoids(&geoids).unwrap();
+        let vecs: Vec<Vec<f32>> = (0..12)
+            .map(|i| vec![1.0 + i as f32, -2.0, 0.5 * i as f32])
+            .collect();
+        // no vector for 0, 7 and 11; 3 only under another model; plus an orphan vector
+        let mut items: Vec<([u8; 32], &[f32])> = (0..12)
+            .filter(|i| ![0, 3, 7, 11].contains(i))
+            .map(|i| (geoids[i].text_hash, vecs[i].as_slice()))
+            .collect();
+        let orphan = kimera_core::text_hash("a statement since deleted");
+        items.push((orphan, &vecs[0]));
+        s.put_embeddings("m", &items).unwrap();
+        s.put_embeddings("other", &[(geoids[3].text_hash, &vecs[3][..])])
+            .unwrap();
+
+        let (stats, got) = loaded(&s, "m");
+        assert_eq!(got, per_hash(&s, "m"));
+        assert_eq!((stats.geoids, stats.missing_vectors), (14, 4));
+        assert_eq!(got.len(), 10);
+        assert_eq!(
+            got.iter().filter(|r| r.1 == "Statement number 5").count(),
+            3
+        );
+        assert_eq!(loaded(&s, "other").1, per_hash(&s, "other"));
+    }
+
+    #[test]
+    fn a_vector_of_another_length_names_the_first_odd_geoid() {
+        let mut s = Store::open_in_memory().unwrap();
+        let g: Vec<Geoid> = ["a b", "c d", "e f"]
+            .iter()
+            .map(|t| Geoid::new(*t, "en", Source::Api))
+            .collect();
+        s.insert_geoids(&g).unwrap();
+        s.put_embeddings(
+            "m",
+            &[
+                (g[0].text_hash, &[1.0, 0.0][..]),
+                (g[1].text_hash, &[1.0, 0.0, 0.0][..]),
+                (g[2].text_hash, &[0.0, 1.0][..]),
+            ],
+        )
+        .unwrap();
+        let cfg = RunConfig {
+            model_id: "m".into(),
+            ..RunConfig::default()
+        };
+        let err = load(&s, &cfg, &|_| {}, &mut RunStats::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(g[1].id.as_str()) && err.contains("3 dimensions, expected 2"),
+            "{err}"
+        );
+    }
 }

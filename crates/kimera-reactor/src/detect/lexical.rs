@@ -5,7 +5,8 @@
 //! the same thing (cosine above a floor, and most of their words shared): "Fire is hot"
 //! and "Ice is cold" share too little for "hot/cold" to mean anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::LazyLock;
 
 use serde_json::json;
 
@@ -239,7 +240,27 @@ struct Token {
     lower: String,
     capitalised: bool,
     numeric: bool,
+    /// A negation cue.
+    cue: bool,
+    /// A word of [`ANTONYMS`] or [`EXCLUSIVE`]: those rules need one on each side, so a
+    /// pair without is skipped without building word sets (most candidate pairs).
+    lexicon: bool,
 }
+
+static CUES: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| NEGATION_CUES.iter().copied().collect());
+
+static LEXICON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    ANTONYMS
+        .iter()
+        .flat_map(|&(x, y)| [x, y])
+        .chain(
+            EXCLUSIVE
+                .iter()
+                .flat_map(|&(_, words)| words.iter().copied()),
+        )
+        .collect()
+});
 
 /// Splits into words (letters/digits; `3.5` and `1,612` stay one number), expanding
 /// English contractions so that "isn't" carries the cue `not`.
@@ -277,10 +298,13 @@ fn tokenise(text: &str) -> Vec<Token> {
             i += 1;
         }
         let word: String = chars[start..i].iter().collect();
+        let lower = word.to_lowercase();
         out.push(Token {
             capitalised: word.chars().next().is_some_and(char::is_uppercase),
             numeric: word.chars().any(|c| c.is_ascii_digit()),
-            lower: word.to_lowercase(),
+            cue: CUES.contains(lower.as_str()),
+            lexicon: LEXICON.contains(lower.as_str()),
+            lower,
         });
     }
     out
@@ -300,10 +324,6 @@ fn jaccard(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> f32 {
         return 1.0;
     }
     a.intersection(b).count() as f32 / union as f32
-}
-
-fn is_cue(w: &str) -> bool {
-    NEGATION_CUES.contains(&w)
 }
 
 impl LexicalDetector {
@@ -331,11 +351,13 @@ impl LexicalDetector {
         if let Some(v) = self.negation(ta, tb) {
             return v;
         }
-        if let Some(v) = self.antonym(ta, tb) {
-            return v;
-        }
-        if let Some(v) = self.exclusive(ta, tb) {
-            return v;
+        if ta.iter().any(|t| t.lexicon) && tb.iter().any(|t| t.lexicon) {
+            if let Some(v) = self.antonym(ta, tb) {
+                return v;
+            }
+            if let Some(v) = self.exclusive(ta, tb) {
+                return v;
+            }
         }
         if let Some(v) = self.numbers(ta, tb) {
             return v;
@@ -350,21 +372,18 @@ impl LexicalDetector {
     fn negation(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
         let cues_a: Vec<&str> = ta
             .iter()
+            .filter(|t| t.cue)
             .map(|t| t.lower.as_str())
-            .filter(|w| is_cue(w))
             .collect();
         let cues_b: Vec<&str> = tb
             .iter()
+            .filter(|t| t.cue)
             .map(|t| t.lower.as_str())
-            .filter(|w| is_cue(w))
             .collect();
         if cues_a.len() % 2 == cues_b.len() % 2 {
             return None;
         }
-        let overlap = jaccard(
-            &set(ta, |t| !is_cue(&t.lower)),
-            &set(tb, |t| !is_cue(&t.lower)),
-        );
+        let overlap = jaccard(&set(ta, |t| !t.cue), &set(tb, |t| !t.cue));
         if overlap < self.min_overlap {
             return None;
         }
@@ -439,6 +458,9 @@ impl LexicalDetector {
 
     /// Different numbers (quantities, years, days) in otherwise similar sentences.
     fn numbers(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
+        if !ta.iter().any(|t| t.numeric) || !tb.iter().any(|t| t.numeric) {
+            return None;
+        }
         let na = set(ta, |t| t.numeric);
         let nb = set(tb, |t| t.numeric);
         if na.is_empty() || nb.is_empty() || na == nb {

@@ -1,8 +1,12 @@
 //! `kimera learn`, `concept`, `path`, `related` end to end.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
+use common::real_model_dir;
+use kimera_store::Store;
 use predicates::prelude::*;
 
 fn kimera(db: &Path) -> Command {
@@ -133,4 +137,159 @@ fn unknown_terms_and_empty_graphs_are_clear_errors() {
         .args(["learn", "/nonexistent/file.txt"])
         .assert()
         .failure();
+}
+
+/// Statements with planted conflicts (two capitals, two populations, is-a A vs is-a B
+/// where the graph learned A opposite-of B) and statements about the same entities that
+/// do not conflict.
+const PLANTED: &str = "Glorp is the opposite of blim.
+The capital of Veldia is Orsk.
+The capital of Veldia is Marn.
+Tumia has a population of 2.1 million.
+Tumia has a population of 3.4 million.
+A zarn is a glorp.
+A zarn is a blim.
+The capital of Pemia is Marn.
+A zarn is a mammal.
+Tumia was founded in 1820.
+";
+
+/// The conflicting pairs among [`PLANTED`], texts sorted within a pair, with the rule.
+fn planted_conflicts() -> Vec<(String, String, String)> {
+    let mut v: Vec<(String, String, String)> = [
+        (
+            "The capital of Veldia is Orsk.",
+            "The capital of Veldia is Marn.",
+            "attribute",
+        ),
+        (
+            "Tumia has a population of 2.1 million.",
+            "Tumia has a population of 3.4 million.",
+            "attribute",
+        ),
+        ("A zarn is a glorp.", "A zarn is a blim.", "opposite"),
+    ]
+    .iter()
+    .map(|(a, b, r)| {
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        (a.to_string(), b.to_string(), r.to_string())
+    })
+    .collect();
+    v.sort();
+    v
+}
+
+/// The graph scars in `db`, texts sorted within a pair, with the rule; asserts each
+/// carries the associations behind both facts as evidence.
+fn graph_scars(db: &Path) -> Vec<(String, String, String)> {
+    let store = Store::open(db).unwrap();
+    let mut out: Vec<(String, String, String)> = store
+        .scars(0)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            assert_eq!(s.detector, "graph");
+            let assocs = s.evidence["associations"].as_array().unwrap();
+            assert_eq!(assocs.len(), 2, "{}", s.evidence);
+            for a in assocs {
+                assert!(
+                    a["strength"].as_f64().unwrap() > 0.0 && a["count"].as_u64().unwrap() >= 1,
+                    "a learned association as evidence: {}",
+                    s.evidence
+                );
+            }
+            let rule = s.evidence["rule"].as_str().unwrap().to_string();
+            let (a, b) = if s.text_a < s.text_b {
+                (s.text_a, s.text_b)
+            } else {
+                (s.text_b, s.text_a)
+            };
+            (a, b, rule)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn graph_detector_scars_exactly_the_planted_conflicts_of_labelled_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let facts = dir.path().join("facts.txt");
+    std::fs::write(&facts, "Glorp is the opposite of blim.\n").unwrap();
+    // every planted statement paired with every other: the detector must pick the three
+    let lines: Vec<&str> = PLANTED.lines().skip(1).collect();
+    let mut csv = String::from("pair_id,text1,text2,label,lang,type\n");
+    let mut id = 0;
+    for (i, a) in lines.iter().enumerate() {
+        for b in &lines[i + 1..] {
+            id += 1;
+            csv.push_str(&format!("{id},{a},{b},False,en,unknown\n"));
+        }
+    }
+    let pairs = dir.path().join("pairs.csv");
+    std::fs::write(&pairs, csv).unwrap();
+    kimera(&db)
+        .args(["learn", "--lang", "en"])
+        .arg(&facts)
+        .arg(&pairs)
+        .assert()
+        .success();
+    // the reactor reads vectors even for given pairs: any will do for this detector
+    {
+        let mut store = Store::open(&db).unwrap();
+        let rows = store.geoids_after(0, 1000).unwrap();
+        assert_eq!(rows.len(), 10);
+        let v = [1.0f32, 0.0, 0.0, 0.0];
+        let items: Vec<([u8; 32], &[f32])> = rows
+            .iter()
+            .map(|r| (kimera_core::text_hash(&r.text), &v[..]))
+            .collect();
+        store.put_embeddings("test-model", &items).unwrap();
+    }
+    let out = kimera(&db)
+        .args([
+            "--json",
+            "run",
+            "--pairing",
+            "pairs",
+            "--detectors",
+            "graph",
+        ])
+        .args(["--model-id", "test-model", "--workers", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s = json(&out);
+    assert_eq!(s["new_scars"], 3, "{s}");
+    assert_eq!(graph_scars(&db), planted_conflicts());
+}
+
+#[test]
+fn graph_detector_on_nearest_neighbours_with_the_real_model() {
+    let Some(model) = real_model_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let f = dir.path().join("planted.txt");
+    std::fs::write(&f, PLANTED).unwrap();
+    kimera(&db)
+        .args(["learn", "--lang", "en"])
+        .arg(&f)
+        .assert()
+        .success();
+    kimera(&db)
+        .env("KIMERA_MODEL_DIR", &model)
+        .arg("embed")
+        .assert()
+        .success();
+    kimera(&db)
+        .args(["run", "--pairing", "ann", "--detectors", "graph"])
+        .args(["--k", "9", "--min-sim", "0.0"])
+        .assert()
+        .success();
+    assert_eq!(graph_scars(&db), planted_conflicts());
 }

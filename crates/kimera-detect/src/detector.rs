@@ -27,7 +27,14 @@ pub const MIN_COSINE: f32 = 0.3;
 
 /// Names accepted by [`detector_by_name`]: the reactor's plus `model` (the cascade) and
 /// its two routes alone, `model-head` and `model-cross` (for benchmarks).
-pub const DETECTOR_NAMES: &[&str] = &["baseline", "lexical", "model", "model-head", "model-cross"];
+pub const DETECTOR_NAMES: &[&str] = &[
+    "baseline",
+    "lexical",
+    "model",
+    "model-head",
+    "model-cross",
+    "graph",
+];
 
 /// The committed model folder, unless `KIMERA_DETECTOR_DIR` names another.
 pub fn default_detector_dir() -> PathBuf {
@@ -457,6 +464,9 @@ pub fn detector_by_name(name: &str) -> Result<Box<dyn Detector>> {
         "model" => Ok(Box::new(ModelDetector::load_default()?)),
         "model-head" => Ok(Box::new(ModelDetector::load_default()?.only(Route::Head))),
         "model-cross" => Ok(Box::new(ModelDetector::load_default()?.only(Route::Cross))),
+        // without a store: the pairs' own facts and built-in antonyms; `kimera run`
+        // gives it the store's learned graph (kimera-cli cmd/mod.rs `detectors_on`)
+        "graph" => Ok(Box::new(kimera_learn::GraphDetector::default())),
         other => Ok(kimera_reactor::detector_by_name(other).map_err(|e| {
             DetectError::Invalid(format!(
                 "{e} (kimera-detect adds: model, model-head, model-cross)"

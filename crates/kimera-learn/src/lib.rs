@@ -11,7 +11,8 @@
 //!
 //! The graph answers [`concept_view`], [`paths`] and [`related`], and finds
 //! statements that assert conflicting facts ([`fact_conflicts`], [`find_conflicts`]).
-//! It is kept in the store's graph tables ([`Graph::load`], [`Graph::save`]).
+//! It is kept in the store's graph tables ([`Graph::load`], [`Graph::save`]), and the
+//! reactor's `graph` detector ([`GraphDetector`]) consults it.
 //!
 //! ```
 //! use kimera_learn::{Graph, Learner, LearnOptions, Relation, Statement};
@@ -34,6 +35,7 @@
 //! ```
 
 mod conflict;
+mod detector;
 mod extract;
 mod graph;
 mod learn;
@@ -45,6 +47,7 @@ pub use conflict::{
     BUILTIN_OPPOSITES, Conflict, MAX_PAIRS_PER_FACT, extraction_conflicts, fact_conflicts,
     find_conflicts,
 };
+pub use detector::GraphDetector;
 pub use extract::{
     COOCCUR_WEIGHT, COOCCUR_WINDOW, ExtractError, Extraction, Link, MAX_TEXT_BYTES, MAX_TOKENS,
     Relation, concept_term, extract,

@@ -27,6 +27,20 @@ pub fn detectors(list: &str) -> anyhow::Result<Vec<Box<dyn kimera_reactor::Detec
     Ok(kimera_detect::detectors_from_list(list)?)
 }
 
+/// [`detectors`] for a run on `store`: the `graph` detector consults the concept graph
+/// learned in that store (`kimera learn`).
+pub fn detectors_on(
+    list: &str,
+    store: &kimera_store::Store,
+) -> anyhow::Result<Vec<Box<dyn kimera_reactor::Detector>>> {
+    let mut out = detectors(list)?;
+    for d in out.iter_mut().filter(|d| d.name() == "graph") {
+        let graph = kimera_learn::Graph::load(store, false)?;
+        *d = Box::new(kimera_learn::GraphDetector::new(graph));
+    }
+    Ok(out)
+}
+
 /// One detector by name.
 pub fn detector(name: &str) -> anyhow::Result<Box<dyn kimera_reactor::Detector>> {
     Ok(kimera_detect::detector_by_name(name)?)

@@ -81,7 +81,7 @@ fn pick_model(store: &Store, asked: Option<&str>, g: &Global) -> anyhow::Result<
 
 pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&g.db)?;
-    let detectors = crate::cmd::detectors(&a.detectors)?;
+    let detectors = crate::cmd::detectors_on(&a.detectors, &store)?;
     let cfg = RunConfig {
         model_id: pick_model(&store, a.model_id.as_deref(), g)?,
         pairing: a.pairing,

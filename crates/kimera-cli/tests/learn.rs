@@ -293,3 +293,75 @@ fn graph_detector_on_nearest_neighbours_with_the_real_model() {
         .success();
     assert_eq!(graph_scars(&db), planted_conflicts());
 }
+
+#[test]
+fn related_adds_embedding_neighbours_when_the_store_has_vectors() {
+    let Some(model) = real_model_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let f = dir.path().join("facts.txt");
+    std::fs::write(
+        &f,
+        "Smoking causes cancer.\nCancer is a disease.\n\
+         A malignant tumour is an abnormal growth of tissue.\nBicycles have two wheels.\n",
+    )
+    .unwrap();
+    kimera(&db)
+        .args(["learn", "--lang", "en"])
+        .arg(&f)
+        .assert()
+        .success();
+    // no vectors yet: graph neighbours and a one-line notice
+    let out = kimera(&db)
+        .env("KIMERA_MODEL_DIR", &model)
+        .args(["--json", "related", "cancer"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("graph neighbours only"))
+        .get_output()
+        .stdout
+        .clone();
+    let rows = json(&out);
+    let rows = rows.as_array().unwrap();
+    assert!(rows.iter().all(|r| r["via"] == "graph"), "{rows:?}");
+    assert!(rows.iter().any(|r| r["term"] == "smoking"));
+
+    kimera(&db)
+        .env("KIMERA_MODEL_DIR", &model)
+        .arg("embed")
+        .assert()
+        .success();
+    let out = kimera(&db)
+        .env("KIMERA_MODEL_DIR", &model)
+        .args(["--json", "related", "cancer"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("notice").not())
+        .get_output()
+        .stdout
+        .clone();
+    let rows = json(&out);
+    let rows = rows.as_array().unwrap();
+    let score = |term: &str, via: &str| {
+        rows.iter()
+            .find(|r| r["term"] == term && r["via"] == via)
+            .map(|r| r["score"].as_f64().unwrap())
+    };
+    assert!(score("smoking", "graph").is_some(), "{rows:?}");
+    // the tumour statement shares no association with cancer, only meaning
+    let tumour = score("tumour", "embedding").expect("tumour by embedding");
+    let wheel = score("wheel", "embedding").unwrap_or(0.0);
+    assert!(tumour > wheel, "tumour {tumour} vs wheel {wheel}: {rows:?}");
+    let t = rows.iter().find(|r| r["term"] == "tumour").unwrap();
+    assert!(t["example"].as_str().unwrap().contains("malignant tumour"));
+    // graph neighbours are not repeated as embedding neighbours
+    assert!(score("smoking", "embedding").is_none());
+    kimera(&db)
+        .env("KIMERA_MODEL_DIR", &model)
+        .args(["related", "cancer"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("embedding").and(predicate::str::contains("graph")));
+}

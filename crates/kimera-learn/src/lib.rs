@@ -9,7 +9,8 @@
 //! statements they came from, when last seen. Extraction runs on a rayon pool; merging
 //! is sequential and in order, so every worker count builds the same graph.
 //!
-//! The graph answers [`concept_view`], [`paths`] and [`related`], and finds
+//! The graph answers [`concept_view`], [`paths`] and [`related`] (plus
+//! [`embedding_neighbours`] from statement vectors), and finds
 //! statements that assert conflicting facts ([`fact_conflicts`], [`find_conflicts`]).
 //! It is kept in the store's graph tables ([`Graph::load`], [`Graph::save`]), and the
 //! reactor's `graph` detector ([`GraphDetector`]) consults it.
@@ -59,7 +60,7 @@ pub use learn::{
 };
 pub use query::{
     COOCCURS_DISCOUNT, ConceptView, Direction, Edge, Explanation, Neighbour, PATH_BUDGET,
-    PATH_FANOUT, Step, concept_view, paths, related,
+    PATH_FANOUT, Step, concept_view, embedding_neighbours, paths, related,
 };
 
 /// Errors of association learning (per-statement problems are not errors: they are

@@ -289,8 +289,12 @@ pub struct Neighbour {
     /// Noisy-or of the weights of the edges between the two.
     pub score: f64,
     pub kinds: Vec<Relation>,
-    /// Where the neighbour comes from (`graph`).
+    /// Where the neighbour comes from: `graph` (an association) or `embedding` (a
+    /// statement near the term in vector space mentions it).
     pub via: &'static str,
+    /// For `embedding` neighbours, the nearest statement that mentions it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
 }
 
 /// The graph neighbours of `c`, strongest first (ties by term), at most `limit`.
@@ -315,7 +319,56 @@ pub fn related(g: &Graph, c: ConceptId, limit: usize) -> Vec<Neighbour> {
                 score,
                 kinds,
                 via: "graph",
+                example: None,
             }
+        })
+        .collect();
+    out.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.term.cmp(&y.term)));
+    out.truncate(limit);
+    out
+}
+
+/// Neighbours of concept `c` by embedding: the concepts mentioned by the statements
+/// nearest to the term in vector space, `hits` as (text, language, cosine) in any
+/// order. A concept scores the cosine of the nearest statement that mentions it;
+/// `c` itself and the concepts in `skip` (say, those already listed as graph
+/// neighbours) are left out, and so are terms the graph does not know. Best first
+/// (ties by term), at most `limit`.
+///
+/// The store keeps vectors per statement, not per concept, so this is how a concept
+/// reaches the ones that are *said about the same things* without sharing an
+/// association: synonyms, paraphrases, other languages.
+pub fn embedding_neighbours<'a>(
+    g: &Graph,
+    c: ConceptId,
+    hits: impl IntoIterator<Item = (&'a str, &'a str, f32)>,
+    skip: &[&str],
+    limit: usize,
+) -> Vec<Neighbour> {
+    let mut best: FxHashMap<ConceptId, (f32, &'a str)> = FxHashMap::default();
+    for (text, lang, cosine) in hits {
+        let Ok(ex) = crate::extract(text, lang) else {
+            continue;
+        };
+        for t in &ex.terms {
+            let Some(n) = g.concept_id(t) else { continue };
+            if n == c || skip.contains(&t.as_str()) {
+                continue;
+            }
+            let e = best.entry(n).or_insert((cosine, text));
+            if cosine > e.0 || (cosine == e.0 && text < e.1) {
+                *e = (cosine, text);
+            }
+        }
+    }
+    let mut out: Vec<Neighbour> = best
+        .into_iter()
+        .map(|(n, (cosine, text))| Neighbour {
+            term: g.term(n).to_string(),
+            score: f64::from(cosine),
+            kinds: Vec::new(),
+            via: "embedding",
+            example: Some(text.to_string()),
         })
         .collect();
     out.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.term.cmp(&y.term)));

@@ -4,7 +4,7 @@
 use kimera_core::GeoidId;
 use kimera_learn::{
     ExtractError, Extraction, Graph, LearnOptions, Learner, Relation, Statement, concept_view,
-    extract, fact_conflicts, find_conflicts, paths, related, synth,
+    embedding_neighbours, extract, fact_conflicts, find_conflicts, paths, related, synth,
 };
 use kimera_store::Store;
 use proptest::prelude::*;
@@ -279,6 +279,41 @@ fn concept_and_related_views() {
     assert!(r[0].kinds.contains(&Relation::Causes));
     let one = concept_view(&g, smoking, 1, 0);
     assert!(one.out.iter().all(|e| e.sources.is_empty()));
+}
+
+#[test]
+fn embedding_neighbours_rank_the_concepts_of_the_nearest_statements() {
+    let g = hand_made();
+    let smoking = g.find("smoking").unwrap();
+    let hits = [
+        ("Tar is part of smoking.", "en", 0.6f32),
+        ("Smoking causes cancer.", "en", 0.9),
+        ("Cancer is a disease.", "en", 0.5),
+        ("Unicorns fly.", "en", 0.95),
+        ("", "en", 0.99),
+    ];
+    let n = embedding_neighbours(&g, smoking, hits, &[], 10);
+    let got: Vec<(&str, f64, &str)> = n
+        .iter()
+        .map(|x| (x.term.as_str(), x.score, x.example.as_deref().unwrap()))
+        .collect();
+    // the query concept and terms the graph does not know are left out; each concept
+    // scores its nearest statement
+    assert_eq!(
+        got,
+        vec![
+            ("cancer", f64::from(0.9f32), "Smoking causes cancer."),
+            ("cause", f64::from(0.9f32), "Smoking causes cancer."),
+            ("part", f64::from(0.6f32), "Tar is part of smoking."),
+            ("tar", f64::from(0.6f32), "Tar is part of smoking."),
+            ("disease", f64::from(0.5f32), "Cancer is a disease."),
+        ]
+    );
+    assert!(n.iter().all(|x| x.via == "embedding" && x.kinds.is_empty()));
+    let skipped = embedding_neighbours(&g, smoking, hits, &["cancer", "cause"], 1);
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].term, "part");
+    assert!(embedding_neighbours(&g, smoking, [], &[], 5).is_empty());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! 1 vs. 2 workers on the same generated batch, interleaved so that a load change on
 //! a shared machine hits both alike; prints the best of N runs of each and its stage
-//! split: `cargo run --release -p kimera-learn --example learn_speed -- 100000 5`.
+//! split: `cargo run --release -p kimera-learn --example learn_speed -- 100000 5 [CHUNK]`.
 
 use std::time::Instant;
 
@@ -10,10 +10,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
     let runs: usize = args.next().map_or(Ok(5), |s| s.parse())?;
+    let chunk: usize = args
+        .next()
+        .map_or(Ok(LearnOptions::default().chunk), |s| s.parse())?;
     let batch = synth::statements(n, 5_000, 1);
     let learners = [1, 2].map(|w| {
         Learner::new(LearnOptions {
             workers: w,
+            chunk,
             ..Default::default()
         })
     });

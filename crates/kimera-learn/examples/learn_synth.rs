@@ -1,4 +1,5 @@
-//! Writes generated statements into a store, for benchmarking `kimera learn`:
+//! Writes generated statements into a store, or one per line into a `.txt` file, for
+//! benchmarking `kimera learn`:
 //! `cargo run --release -p kimera-learn --example learn_synth -- bench.db 100000`.
 
 use kimera_core::{Geoid, Source};
@@ -12,6 +13,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
     let vocab: usize = args.next().map_or(Ok(5_000), |s| s.parse())?;
     let seed: u64 = args.next().map_or(Ok(1), |s| s.parse())?;
+    if path.ends_with(".txt") {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for s in kimera_learn::synth::statements(n, vocab, seed) {
+            writeln!(out, "{}", s.text)?;
+        }
+        out.flush()?;
+        eprintln!("{path}: {n} statements");
+        return Ok(());
+    }
     let mut store = Store::open(&path)?;
     let mut added = 0;
     for chunk in kimera_learn::synth::statements(n, vocab, seed).chunks(20_000) {

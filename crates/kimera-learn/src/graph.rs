@@ -310,13 +310,15 @@ impl Graph {
         resolved: &[u32],
         out: &mut Vec<Update>,
     ) -> bool {
-        if self.source_ids.contains_key(id) {
-            return false;
-        }
-        let known = |i: usize| resolved.get(i).copied().unwrap_or(UNRESOLVED);
         let sid = self.sources.len() as SourceId;
+        match self.source_ids.entry(id.clone()) {
+            Entry::Occupied(_) => return false,
+            Entry::Vacant(e) => {
+                e.insert(sid);
+            }
+        }
         self.sources.push(id.clone());
-        self.source_ids.insert(id.clone(), sid);
+        let known = |i: usize| resolved.get(i).copied().unwrap_or(UNRESOLVED);
         let mut cids = std::mem::take(&mut self.scratch);
         cids.clear();
         for (i, t) in ex.terms.iter().enumerate() {

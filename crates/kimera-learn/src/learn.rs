@@ -430,7 +430,8 @@ fn learn_parallel<S, E>(
 {
     // Statements learned before this batch are skipped without extraction; a
     // statement repeated inside the batch is caught by `Graph::learn` at merge time.
-    let known: Vec<bool> = batch.iter().map(|s| graph.is_learned(s.id())).collect();
+    let known: Vec<bool> =
+        pool.install(|| batch.par_iter().map(|s| graph.is_learned(s.id())).collect());
     // small batches still get a few chunks, so that merging overlaps extraction
     let chunk = chunk.min(batch.len().div_ceil(4)).max(16);
     let total = batch.len() as u64;

@@ -7,6 +7,10 @@
 //! probability, blended with the head's, decides. Floor, ceiling, blend weight and
 //! threshold are stored in `cascade.json`, chosen on the dev set so that on dev the head
 //! decides no pair differently from the full blend (with a margin for unseen data).
+//! Before both, a pair where one statement is the other plus a whole-statement denial
+//! ("… is false", "It is not true that …", in en/fr/ar; see
+//! [`explicit_denial`](crate::features::explicit_denial)) is a contradiction outright:
+//! the SICK-trained models only half recognise that pattern outside English.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +18,7 @@ use kimera_reactor::{Detector, PairInput, Verdict};
 use serde_json::json;
 
 use crate::cross::{Base, CrossModel};
-use crate::features::{LEXICAL_NAMES, lexical, pair_features};
+use crate::features::{LEXICAL_NAMES, explicit_denial, lexical, pair_features};
 use crate::head::HeadModel;
 use crate::train::{Meta, Route, WEIGHTS_FILE, read_meta};
 use crate::{DetectError, Result};
@@ -188,6 +192,8 @@ pub struct ModelDetector {
     floor: Option<f32>,
     ceiling: Option<f32>,
     blend: Option<(f32, f32)>,
+    /// Decide explicit denials ([`explicit_denial`]) before the models.
+    denials: bool,
     name: &'static str,
 }
 
@@ -260,6 +266,7 @@ impl ModelDetector {
             floor,
             ceiling,
             blend,
+            denials: true,
             name: "model",
         })
     }
@@ -284,6 +291,7 @@ impl ModelDetector {
         self.floor = None;
         self.ceiling = None;
         self.blend = None;
+        self.denials = false;
         self
     }
 
@@ -344,6 +352,18 @@ impl ModelDetector {
 
     /// P(contradiction), the route that decided and its threshold, for each pair.
     pub fn probabilities(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Scored>>> {
+        let mut out = self.probabilities_of_models(pairs)?;
+        if self.denials {
+            for (o, p) in out.iter_mut().zip(pairs) {
+                if explicit_denial(p.a_text, p.b_text).is_some() {
+                    *o = Some((1.0, "denial", 0.5));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn probabilities_of_models(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Scored>>> {
         let head = self.head_probs(pairs)?;
         let mut out: Vec<Option<Scored>> = vec![None; pairs.len()];
         if let Some((c, meta)) = &self.cross {
@@ -351,6 +371,9 @@ impl ModelDetector {
             let mut send = Vec::new();
             for i in 0..pairs.len() {
                 if pairs[i].cosine < MIN_COSINE {
+                    continue;
+                }
+                if self.denials && explicit_denial(pairs[i].a_text, pairs[i].b_text).is_some() {
                     continue;
                 }
                 match (self.floor, self.ceiling, head[i]) {
@@ -429,7 +452,7 @@ impl Detector for ModelDetector {
                     };
                 }
                 let lex = lexical(pair.a_text, pair.b_text, pair.cosine);
-                let signals: Vec<&str> = LEXICAL_NAMES
+                let mut signals: Vec<&str> = LEXICAL_NAMES
                     .iter()
                     .zip(lex)
                     .filter(|(n, v)| {
@@ -440,6 +463,9 @@ impl Detector for ModelDetector {
                     })
                     .map(|(n, _)| *n)
                     .collect();
+                if route == "denial" {
+                    signals.insert(0, "explicit_denial");
+                }
                 Verdict {
                     contradiction,
                     score: p.clamp(0.0, 1.0),

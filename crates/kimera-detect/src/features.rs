@@ -153,3 +153,112 @@ mod tests {
         assert_eq!(feature_len(384), 1549);
     }
 }
+
+/// Phrases that deny a whole statement when appended to it ("X is false").
+const DENIAL_SUFFIXES: &[&str] = &[
+    "is false",
+    "is not true",
+    "is untrue",
+    "is incorrect",
+    "this is false",
+    "this is not true",
+    "est faux",
+    "c'est faux",
+    "est fausse",
+    "n'est pas vrai",
+    "خطأ",
+    "غير صحيح",
+];
+
+/// Phrases that deny a whole statement when put before it ("It is not true that x").
+const DENIAL_PREFIXES: &[&str] = &[
+    "it is false that",
+    "it is not true that",
+    "it is not the case that",
+    "it's not true that",
+    "not true:",
+    "il est faux que",
+    "il n'est pas vrai que",
+    "ليس صحيحا أن",
+    "ليس صحيحاً أن",
+];
+
+/// Lower case, single spaces, no trailing punctuation: the form denials are matched in.
+fn denial_form(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let joined = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    joined
+        .trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace() || c == '。')
+        .to_string()
+}
+
+/// The denial phrase when one text is the other, whole, plus a phrase that denies it
+/// ("Paris is in France." / "Paris is in France is false."; "It is not true that paris
+/// is in France."), in either order; `None` otherwise.
+///
+/// This is the most literal contradiction there is, and it is language-independent in
+/// structure, but a model trained on English SICK pairs only half recognises it in
+/// French or Arabic text; the cascade therefore decides it before the models.
+pub fn explicit_denial(a: &str, b: &str) -> Option<&'static str> {
+    let (fa, fb) = (denial_form(a), denial_form(b));
+    if fa.is_empty() || fb.is_empty() {
+        return None;
+    }
+    for (base, other) in [(&fa, &fb), (&fb, &fa)] {
+        if let Some(rest) = other.strip_prefix(base.as_str()) {
+            let rest = rest.trim_start_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '.' | ',' | ':' | ';' | '-' | '—')
+            });
+            if let Some(p) = DENIAL_SUFFIXES.iter().find(|p| rest == **p) {
+                return Some(p);
+            }
+        }
+        if let Some(rest) = other.strip_suffix(base.as_str()) {
+            let rest = rest.trim_end();
+            if let Some(p) = DENIAL_PREFIXES.iter().find(|p| rest == **p) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod denial_tests {
+    use super::explicit_denial;
+
+    #[test]
+    fn whole_statement_denials_in_either_order_and_language() {
+        let yes = [
+            ("Paris is in France.", "Paris is in France is false."),
+            ("Paris is in France.", "paris is in france: this is false"),
+            ("A man is playing.", "It is not true that a man is playing."),
+            ("Le chat dort.", "Le chat dort est faux."),
+            ("Le chat dort.", "Il est faux que le chat dort."),
+            (
+                "الساقية هي آلة ميكانيكية لرفع المياه.",
+                "الساقية هي آلة ميكانيكية لرفع المياه is false.",
+            ),
+            ("القطة نائمة", "القطة نائمة خطأ"),
+        ];
+        for (a, b) in yes {
+            assert!(explicit_denial(a, b).is_some(), "{a} / {b}");
+            assert!(explicit_denial(b, a).is_some(), "{b} / {a}");
+        }
+        let no = [
+            ("Paris is in France.", "Paris is in France."),
+            ("Paris is in France.", "Paris is in France is true."),
+            ("Paris is in France.", "Lyon is in France is false."),
+            (
+                "Paris is in France.",
+                "Paris is in France and it is false that Lyon is.",
+            ),
+            ("It is false.", "It is false."),
+            ("", " is false"),
+            ("The claim is false.", "The claim is true."),
+        ];
+        for (a, b) in no {
+            assert!(explicit_denial(a, b).is_none(), "{a} / {b}");
+        }
+    }
+}

@@ -25,6 +25,10 @@ use crate::{DetectError, EpochReport, Result, TrainProgress};
 /// Longest packed pair, in tokens (SICK pairs are ~25).
 pub const MAX_TOKENS: usize = 128;
 
+/// Inference pads each pair to a multiple of this many tokens (see
+/// [`CrossModel::predict`]).
+pub const BUCKET: usize = 16;
+
 /// Training settings of the cross-encoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrossParams {
@@ -124,6 +128,9 @@ impl Base {
 pub struct CrossModel {
     base: Base,
     bert: LoraBert,
+    /// The inference form of `bert` ([`LoraBert::merged`]) for a loaded model; `None`
+    /// while training (the adapters change every step, so it is built per call).
+    infer: Option<LoraBert>,
     vars: HashMap<String, Var>,
     lora: LoraConfig,
 }
@@ -152,6 +159,7 @@ impl CrossModel {
         Ok(CrossModel {
             base,
             bert,
+            infer: None,
             vars,
             lora,
         })
@@ -200,9 +208,11 @@ impl CrossModel {
                 });
             }
         }
+        let infer = Some(bert.merged()?);
         Ok(CrossModel {
             base,
             bert,
+            infer,
             vars,
             lora,
         })
@@ -235,7 +245,17 @@ impl CrossModel {
     }
 
     fn logits(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let h = self.bert.forward(ids, types, mask)?;
+        self.logits_with(&self.bert, ids, types, mask)
+    }
+
+    fn logits_with(
+        &self,
+        bert: &LoraBert,
+        ids: &Tensor,
+        types: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        let h = bert.forward(ids, types, mask)?;
         let pooled = mean_pool(&h, mask)?;
         let v = |n: &str| self.vars[n].as_tensor().clone();
         let d = pooled
@@ -248,38 +268,55 @@ impl CrossModel {
 
     /// Class probabilities `[contradiction, entailment, neutral]` of each pair.
     ///
-    /// Pairs are grouped by exact token length and run without padding, so a pair's
-    /// probabilities do not depend on which other pairs are in the call.
+    /// Each pair is padded (masked) to its length rounded up to [`BUCKET`] tokens and
+    /// pairs of one bucket run together: a pair's input — and so its probabilities —
+    /// never depends on which other pairs are in the call, while a handful of pairs of
+    /// different lengths (a `kimera check`) still makes one or two forward passes instead
+    /// of one per length.
     pub fn predict(&self, pairs: &[(&str, &str)]) -> Result<Vec<[f32; 3]>> {
         let mut enc = Vec::with_capacity(pairs.len());
         for (a, b) in pairs {
             enc.push(self.base.encode_pair(a, b)?);
         }
+        let merged;
+        let bert = match &self.infer {
+            Some(b) => b,
+            None => {
+                merged = self.bert.merged()?;
+                &merged
+            }
+        };
+        let bucket = |i: usize| enc[i].0.len().div_ceil(BUCKET) * BUCKET;
         let mut order: Vec<usize> = (0..pairs.len()).collect();
-        order.sort_by_key(|&i| (enc[i].0.len(), i));
+        order.sort_by_key(|&i| (bucket(i), i));
         let mut out = vec![[0f32; 3]; pairs.len()];
         let mut start = 0;
         while start < order.len() {
-            let len = enc[order[start]].0.len();
+            let len = bucket(order[start]);
             let mut end = start;
-            while end < order.len() && end - start < 64 && enc[order[end]].0.len() == len {
+            while end < order.len() && end - start < 64 && bucket(order[end]) == len {
                 end += 1;
             }
             let group = &order[start..end];
-            let ids: Vec<u32> = group
-                .iter()
-                .flat_map(|&i| enc[i].0.iter().copied())
-                .collect();
-            let typ: Vec<u32> = group
-                .iter()
-                .flat_map(|&i| enc[i].1.iter().copied())
-                .collect();
+            let mut ids = Vec::with_capacity(group.len() * len);
+            let mut typ = Vec::with_capacity(group.len() * len);
+            let mut mask = Vec::with_capacity(group.len() * len);
+            for &i in group {
+                let (e_ids, e_typ) = (&enc[i].0, &enc[i].1);
+                let pad = len - e_ids.len();
+                ids.extend(e_ids.iter().copied().chain(std::iter::repeat_n(0, pad)));
+                typ.extend(e_typ.iter().copied().chain(std::iter::repeat_n(0, pad)));
+                mask.extend(
+                    std::iter::repeat_n(1u32, e_ids.len()).chain(std::iter::repeat_n(0, pad)),
+                );
+            }
             let shape = (group.len(), len);
             let ids = Tensor::from_vec(ids, shape, &Device::Cpu)?;
             let typ = Tensor::from_vec(typ, shape, &Device::Cpu)?;
-            let mask = Tensor::ones(shape, DType::U32, &Device::Cpu)?;
-            let probs = candle_nn::ops::softmax(&self.logits(&ids, &typ, &mask)?, D::Minus1)?
-                .to_vec2::<f32>()?;
+            let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
+            let probs =
+                candle_nn::ops::softmax(&self.logits_with(bert, &ids, &typ, &mask)?, D::Minus1)?
+                    .to_vec2::<f32>()?;
             for (&i, p) in group.iter().zip(probs) {
                 out[i] = [p[0], p[1], p[2]];
             }

@@ -33,7 +33,9 @@ pub struct RunArgs {
     /// Seed of --pairing random.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Detectors of the cascade, cheapest first (baseline, lexical).
+    /// Detectors of the cascade, cheapest first: baseline, lexical, model (learned;
+    /// model-head / model-cross for one route alone), graph (conflicting learned facts;
+    /// run `kimera learn` first).
     #[arg(long, default_value = crate::cmd::DEFAULT_DETECTORS)]
     pub detectors: String,
     /// Read the vectors of this embedding model (default: the only model in the store).

@@ -220,15 +220,7 @@ impl CrossModel {
 
     /// Writes adapters and head (sorted names, f32).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let map: HashMap<String, Tensor> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
-        candle_core::safetensors::save(&map, path).map_err(|e| DetectError::Format {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        crate::train::save_vars(&self.vars, path)
     }
 
     pub fn lora(&self) -> LoraConfig {

@@ -110,15 +110,7 @@ impl HeadModel {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let map: HashMap<String, Tensor> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect();
-        candle_core::safetensors::save(&map, path).map_err(|e| DetectError::Format {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        crate::train::save_vars(&self.vars, path)
     }
 
     /// Feature length this head expects.

@@ -290,6 +290,21 @@ pub fn train_to_dir(
     Ok(Trained { meta, dev_probs })
 }
 
+/// Writes trained variables to a safetensors file (both routes' `save`).
+pub(crate) fn save_vars(
+    vars: &std::collections::HashMap<String, candle_core::Var>,
+    path: &Path,
+) -> Result<()> {
+    let map: std::collections::HashMap<String, candle_core::Tensor> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    candle_core::safetensors::save(&map, path).map_err(|e| DetectError::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -43,6 +43,16 @@ impl Ord for Ranked {
     }
 }
 
+/// Adds `item` to a bounded top-`k` heap, evicting the worst when full.
+fn keep_best(heap: &mut BinaryHeap<Ranked>, item: Ranked, k: usize) {
+    if heap.len() < k {
+        heap.push(item);
+    } else if heap.peek().is_some_and(|worst| item < *worst) {
+        heap.pop();
+        heap.push(item);
+    }
+}
+
 /// The `k` stored geoids most similar to `text`, best first. Only geoids that have a
 /// vector for `enc.model_id()` are searched (run `kimera embed` first).
 pub fn nearest(store: &Store, enc: &dyn Encoder, text: &str, k: usize) -> Result<Vec<Neighbour>> {
@@ -69,12 +79,7 @@ pub fn nearest(store: &Store, enc: &dyn Encoder, text: &str, k: usize) -> Result
             });
         }
         let item = Ranked(kimera_core::dot(&q, &v), seq, id);
-        if heap.len() < k {
-            heap.push(item);
-        } else if heap.peek().is_some_and(|worst| item < *worst) {
-            heap.pop();
-            heap.push(item);
-        }
+        keep_best(&mut heap, item, k);
     }
     let ranked = heap.into_sorted_vec();
     let mut out = Vec::with_capacity(ranked.len());
@@ -183,12 +188,7 @@ impl VectorIndex {
                 for (j, v) in chunk.chunks_exact(self.dim).enumerate() {
                     let row = b * SCAN_BLOCK + j;
                     let item = Ranked(kimera_core::dot(q, v), row as i64, String::new());
-                    if heap.len() < k {
-                        heap.push(item);
-                    } else if heap.peek().is_some_and(|worst| item < *worst) {
-                        heap.pop();
-                        heap.push(item);
-                    }
+                    keep_best(&mut heap, item, k);
                 }
                 heap.into_sorted_vec()
                     .into_iter()

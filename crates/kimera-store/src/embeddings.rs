@@ -103,7 +103,7 @@ impl Store {
         let mut rows = stmt.query([model]).map_err(StoreError::from)?;
         let mut buf: Vec<f32> = Vec::new();
         while let Some(r) = rows.next().map_err(StoreError::from)? {
-            let row = scan_row(r).map_err(StoreError::from)?;
+            let row = crate::geoids::geoid_row(r).map_err(StoreError::from)?;
             let vector = match r.get_ref(9).map_err(StoreError::from)? {
                 ValueRef::Null => None,
                 ValueRef::Blob(b) => {
@@ -198,27 +198,6 @@ impl Store {
 /// The first 8 bytes of a hash in hex: enough to find the row.
 fn hex_prefix(h: &[u8; 32]) -> String {
     h[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A geoid as [`Store::geoids_after`] reads it (a short hash reads as zeros there too,
-/// so both paths give the same rows).
-fn scan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GeoidRow> {
-    let hash: Vec<u8> = r.get(4)?;
-    let mut text_hash = [0u8; 32];
-    if hash.len() == 32 {
-        text_hash.copy_from_slice(&hash);
-    }
-    Ok(GeoidRow {
-        seq: r.get(0)?,
-        id: kimera_core::GeoidId(r.get(1)?),
-        text: r.get(2)?,
-        lang: r.get(3)?,
-        text_hash,
-        source: r.get(5)?,
-        external_id: r.get(6)?,
-        label: r.get(7)?,
-        created_at: r.get(8)?,
-    })
 }
 
 #[cfg(test)]

@@ -104,7 +104,9 @@ fn dedupe_int(key: &[u8; 32]) -> i64 {
 
 const GEOID_COLS: &str = "seq, id, text, lang, text_hash, source, external_id, label, created_at";
 
-fn geoid_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GeoidRow> {
+/// A geoid from the first nine columns of a row, in [`GEOID_COLS`] order (a short hash
+/// reads as zeros).
+pub(crate) fn geoid_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GeoidRow> {
     let hash: Vec<u8> = r.get(4)?;
     let mut text_hash = [0u8; 32];
     if hash.len() == 32 {

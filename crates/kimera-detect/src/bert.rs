@@ -5,6 +5,8 @@
 //! and softmax kernels have no backward pass; here every op is a plain differentiable
 //! tensor op. The base weights are loaded frozen from `model.safetensors` (plain tensors,
 //! never `Var`s), so the optimiser only ever sees the adapters and the classification head.
+//! For inference the adapters are folded into the base weights ([`LoraBert::folded_weights`])
+//! and kimera-embed's CPU forward pass runs the result (see `CrossModel::predict`).
 
 use std::collections::HashMap;
 
@@ -64,14 +66,11 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    /// `fused`: candle's one-kernel layer norm (no gradient); otherwise the composite
-    /// one that backpropagates.
-    fn forward(&self, x: &Tensor, fused: bool) -> Result<Tensor> {
-        Ok(if fused {
-            candle_nn::ops::layer_norm(x, &self.w, &self.b, self.eps)?
-        } else {
-            candle_nn::ops::layer_norm_slow(x, &self.w, &self.b, self.eps)?
-        })
+    /// The composite layer norm, which backpropagates (candle's fused kernel does not).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::layer_norm_slow(
+            x, &self.w, &self.b, self.eps,
+        )?)
     }
 }
 
@@ -98,8 +97,6 @@ pub struct LoraBert {
     layers: Vec<Layer>,
     heads: usize,
     hidden: usize,
-    /// Inference form (see [`LoraBert::merged`]).
-    fused: bool,
 }
 
 /// Names of the adapted projections inside each layer, with their base-weight prefix.
@@ -201,40 +198,23 @@ impl LoraBert {
             layers,
             heads: cfg.num_attention_heads,
             hidden: cfg.hidden_size,
-            fused: false,
         })
     }
 
-    /// The same function for inference, faster: each adapter folded into its weight
-    /// (`W + alpha/r · B·A`, one matmul per projection instead of three), and fused
-    /// layer-norm and softmax kernels (which have no gradient). Probabilities agree with
-    /// the training form to float rounding (~1e-6); the folded weights are built once per
-    /// call, so a model kept for inference merges once (see `CrossModel::load`).
-    pub fn merged(&self) -> Result<LoraBert> {
-        let fold = |l: &LoraLinear| -> Result<LoraLinear> {
-            Ok(match &l.lora {
-                Some((a, b, scale)) => LoraLinear {
-                    w: (&l.w + (b.matmul(a)? * *scale)?)?,
-                    b: l.b.clone(),
-                    lora: None,
-                },
-                None => l.clone(),
-            })
-        };
-        let mut out = self.clone();
-        for ly in &mut out.layers {
-            for lin in [
-                &mut ly.q,
-                &mut ly.k,
-                &mut ly.v,
-                &mut ly.o,
-                &mut ly.up,
-                &mut ly.down,
-            ] {
-                *lin = fold(lin)?;
+    /// Each adapted projection's weight with its adapter folded in, `W + alpha/r · B·A`,
+    /// under the base model's tensor name (`encoder.layer.{i}.{path}.weight`): the same
+    /// function as the adapted linear layer, for an inference-only encoder.
+    pub fn folded_weights(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for (i, ly) in self.layers.iter().enumerate() {
+            let lins = [&ly.q, &ly.k, &ly.v, &ly.o, &ly.up, &ly.down];
+            for ((_, path), lin) in TARGETS.iter().zip(lins) {
+                if let Some((a, b, scale)) = &lin.lora {
+                    let w = (&lin.w + (b.matmul(a)? * *scale)?)?;
+                    out.push((format!("encoder.layer.{i}.{path}.weight"), w));
+                }
             }
         }
-        out.fused = true;
         Ok(out)
     }
 
@@ -247,8 +227,7 @@ impl LoraBert {
         let words = self.word.index_select(&ids.flatten_all()?, 0)?;
         let typs = self.typ.index_select(&types.flatten_all()?, 0)?;
         let pos = self.pos.narrow(0, 0, len)?.repeat((bsz, 1))?;
-        let fused = self.fused;
-        let mut x = self.emb_ln.forward(&((words + typs)? + pos)?, fused)?; // (b*len, h)
+        let mut x = self.emb_ln.forward(&((words + typs)? + pos)?)?; // (b*len, h)
         // Additive mask: 0 where attended, -10000 on padding (as in BERT), (b, 1, 1, len).
         let add_mask =
             ((mask.to_dtype(DType::F32)? - 1.0)? * 10000.0)?.reshape((bsz, 1, 1, len))?;
@@ -263,19 +242,15 @@ impl LoraBert {
             let k = split(l.k.forward(&x)?)?;
             let v = split(l.v.forward(&x)?)?;
             let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&add_mask)?;
-            let probs = if fused {
-                candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?
-            } else {
-                candle_nn::ops::softmax(&scores, D::Minus1)?
-            };
+            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
             let ctx = probs
                 .matmul(&v)?
                 .transpose(1, 2)?
                 .contiguous()?
                 .reshape((bsz * len, h))?;
-            x = l.ln1.forward(&(l.o.forward(&ctx)? + &x)?, fused)?;
+            x = l.ln1.forward(&(l.o.forward(&ctx)? + &x)?)?;
             let up = l.up.forward(&x)?.gelu_erf()?;
-            x = l.ln2.forward(&(l.down.forward(&up)? + &x)?, fused)?;
+            x = l.ln2.forward(&(l.down.forward(&up)? + &x)?)?;
         }
         Ok(x.reshape((bsz, len, h))?)
     }

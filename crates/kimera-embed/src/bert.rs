@@ -14,8 +14,10 @@
 //! not depend on how many rows the batch has, which is what makes the encoder's output
 //! bit-identical whatever the batch size and thread count.
 //!
-//! The maths is HF `BertModel` in eval mode (no dropout), absolute positions, token type
-//! 0, no padding (the caller batches sequences of equal length only).
+//! The maths is HF `BertModel` in eval mode (no dropout), absolute positions, no padding
+//! (the caller batches sequences of equal length only). Token types are 0 for sentence
+//! embeddings; the cross-encoder of kimera-detect passes 0/1 for a packed pair
+//! (see [`BertModel`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -77,8 +79,8 @@ pub(crate) struct Bert {
     cfg: BertConfig,
     word: Vec<f32>,
     pos: Vec<f32>,
-    /// Token type 0 row.
-    typ0: Vec<f32>,
+    /// Token type rows, `[type_vocab_size, hidden]`.
+    typ: Vec<f32>,
     emb_ln_g: Vec<f32>,
     emb_ln_b: Vec<f32>,
     layers: Vec<Layer>,
@@ -94,6 +96,18 @@ fn file_err(path: &Path, reason: impl std::fmt::Display) -> EmbedError {
 
 impl Bert {
     pub(crate) fn load(weights: &Path, cfg: BertConfig) -> Result<Bert> {
+        let ts = candle_core::safetensors::load(weights, &Device::Cpu)
+            .map_err(|e| file_err(weights, e))?;
+        Bert::from_tensors(weights, ts, cfg)
+    }
+
+    /// Builds the model from named tensors (HF BERT names, with or without a `bert.`
+    /// prefix); `weights` only names the source in errors.
+    pub(crate) fn from_tensors(
+        weights: &Path,
+        mut ts: HashMap<String, Tensor>,
+        cfg: BertConfig,
+    ) -> Result<Bert> {
         if cfg.hidden_act != "gelu" {
             return Err(file_err(
                 weights,
@@ -115,9 +129,6 @@ impl Bert {
                 "hidden_size is not a multiple of num_attention_heads",
             ));
         }
-        let device = Device::Cpu;
-        let mut ts: HashMap<String, Tensor> =
-            candle_core::safetensors::load(weights, &device).map_err(|e| file_err(weights, e))?;
         let prefix = if ts.contains_key("embeddings.word_embeddings.weight") {
             ""
         } else {
@@ -185,7 +196,7 @@ impl Bert {
         }
         Ok(Bert {
             eps: cfg.layer_norm_eps as f32,
-            typ0: typ[..h].to_vec(),
+            typ,
             cfg,
             word,
             pos,
@@ -202,13 +213,37 @@ impl Bert {
     /// Mean-pooled, L2-normalised sentence vectors for `seqs`, which must all have the
     /// same length (≥ 1, ≤ max positions) and valid token ids.
     pub(crate) fn embed_same_length(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let mut out = self.pooled_same_length(seqs, None)?;
+        for v in &mut out {
+            let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
+            for a in v.iter_mut() {
+                *a /= norm;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Mean of the last hidden states over all tokens of each sequence (not normalised).
+    /// `types`: token type ids per sequence (same lengths as `seqs`), or all 0.
+    pub(crate) fn pooled_same_length(
+        &self,
+        seqs: &[&[u32]],
+        types: Option<&[&[u32]]>,
+    ) -> Result<Vec<Vec<f32>>> {
         let h = self.cfg.hidden_size;
         let b = seqs.len();
-        let l = seqs[0].len();
+        let l = seqs.first().map_or(0, |s| s.len());
         if seqs.iter().any(|s| s.len() != l) || l == 0 || l > self.cfg.max_position_embeddings {
             return Err(EmbedError::Invalid(format!(
                 "batch of sequences of unequal or invalid length (first {l})"
             )));
+        }
+        if let Some(ty) = types
+            && (ty.len() != b || ty.iter().any(|t| t.len() != l))
+        {
+            return Err(EmbedError::Invalid(
+                "token types do not match the sequences' lengths".into(),
+            ));
         }
         let m = b * l;
         // embeddings
@@ -221,11 +256,19 @@ impl Bert {
                         "token id {id} out of vocabulary"
                     )));
                 }
+                let ty = types.map_or(0, |ty| ty[s][t] as usize);
+                if ty >= self.cfg.type_vocab_size {
+                    return Err(EmbedError::Invalid(format!(
+                        "token type {ty} out of range (the model has {})",
+                        self.cfg.type_vocab_size
+                    )));
+                }
                 let row = &mut x[(s * l + t) * h..][..h];
                 let w = &self.word[id * h..][..h];
                 let p = &self.pos[t * h..][..h];
+                let y = &self.typ[ty * h..][..h];
                 for j in 0..h {
-                    row[j] = w[j] + self.typ0[j] + p[j];
+                    row[j] = w[j] + y[j] + p[j];
                 }
             }
         }
@@ -233,7 +276,7 @@ impl Bert {
         for layer in &self.layers {
             x = self.layer_forward(layer, x, b, l)?;
         }
-        // mean pooling over all (real) tokens, then L2 normalisation
+        // mean pooling over all (real) tokens
         let mut out = Vec::with_capacity(b);
         for s in 0..b {
             let mut v = vec![0f32; h];
@@ -246,10 +289,6 @@ impl Bert {
             let inv = 1.0 / l as f32;
             for a in v.iter_mut() {
                 *a *= inv;
-            }
-            let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
-            for a in v.iter_mut() {
-                *a /= norm;
             }
             out.push(v);
         }
@@ -319,6 +358,80 @@ impl Bert {
         let attn = attn_t.flatten_all()?.to_vec1::<f32>()?;
         add_bias_residual_rows(&mut out, &ly.b_o2, &attn);
         layer_norm_rows(&mut out, h, &ly.ln2_g, &ly.ln2_b, self.eps);
+        Ok(out)
+    }
+}
+
+/// A BERT encoder on caller-supplied weights — kimera-detect's cross-encoder, with its
+/// LoRA adapters folded into the base weights — run by this module's forward pass, which
+/// is several times faster on CPU than the same maths in candle ops (see the module doc).
+pub struct BertModel {
+    bert: Bert,
+}
+
+impl std::fmt::Debug for BertModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BertModel")
+            .field("hidden_size", &self.bert.cfg.hidden_size)
+            .field("layers", &self.bert.layers.len())
+            .finish()
+    }
+}
+
+/// Sequences per forward pass of [`BertModel::pooled`] (the same knob as the sentence
+/// encoder's batch size; batch composition never changes results).
+const POOLED_BATCH: usize = 64;
+
+impl BertModel {
+    /// `config`: the model's `config.json`; `tensors`: HF BERT tensor names (with or
+    /// without a `bert.` prefix), as `model.safetensors` holds them.
+    pub fn from_tensors(config: &Path, tensors: HashMap<String, Tensor>) -> Result<Self> {
+        let cfg: BertConfig = serde_json::from_value(crate::minilm::read_json(config)?)
+            .map_err(|e| file_err(config, format!("not a BERT config: {e}")))?;
+        Ok(BertModel {
+            bert: Bert::from_tensors(config, tensors, cfg)?,
+        })
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.bert.hidden_size()
+    }
+
+    /// Mean over all tokens of the last hidden states (not normalised) of each
+    /// `(token ids, token type ids)` sequence, in order.
+    ///
+    /// Sequences are grouped by exact length (no padding, so no mask) and the groups run
+    /// in parallel on the current rayon pool. A sequence's result is bit-identical
+    /// whatever else is in the call and however many threads run it.
+    pub fn pooled(&self, seqs: &[(&[u32], &[u32])]) -> Result<Vec<Vec<f32>>> {
+        use rayon::prelude::*;
+        if let Some((i, _)) = seqs
+            .iter()
+            .enumerate()
+            .find(|(_, (a, b))| a.len() != b.len())
+        {
+            return Err(EmbedError::Invalid(format!(
+                "sequence {i}: {} token ids but {} type ids",
+                seqs[i].0.len(),
+                seqs[i].1.len()
+            )));
+        }
+        let lens: Vec<usize> = seqs.iter().map(|s| s.0.len()).collect();
+        let batches = crate::minilm::plan_batches(&lens, POOLED_BATCH);
+        let outputs: Vec<Vec<Vec<f32>>> = batches
+            .par_iter()
+            .map(|b| {
+                let ids: Vec<&[u32]> = b.iter().map(|&i| seqs[i].0).collect();
+                let types: Vec<&[u32]> = b.iter().map(|&i| seqs[i].1).collect();
+                self.bert.pooled_same_length(&ids, Some(&types))
+            })
+            .collect::<Result<_>>()?;
+        let mut out = vec![Vec::new(); seqs.len()];
+        for (b, vs) in batches.iter().zip(outputs) {
+            for (&i, v) in b.iter().zip(vs) {
+                out[i] = v;
+            }
+        }
         Ok(out)
     }
 }
@@ -471,6 +584,123 @@ mod tests {
         assert!(
             x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
             "{x:?}"
+        );
+    }
+
+    /// A tiny random BERT (vocab 12, hidden 8, 2 heads, 1 layer) written as a config file
+    /// plus named tensors, the way kimera-detect hands its folded cross-encoder over.
+    fn tiny_model(dir: &Path) -> (std::path::PathBuf, HashMap<String, Tensor>) {
+        let cfg = dir.join("config.json");
+        std::fs::write(
+            &cfg,
+            r#"{"vocab_size":12,"hidden_size":8,"num_hidden_layers":1,"num_attention_heads":2,
+               "intermediate_size":16,"max_position_embeddings":10,"type_vocab_size":2}"#,
+        )
+        .unwrap();
+        let mut seed = 1u32;
+        let mut t = |shape: &[usize]| {
+            let n: usize = shape.iter().product();
+            let v: Vec<f32> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+                })
+                .collect();
+            Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+        };
+        let mut ts = HashMap::new();
+        for (name, shape) in [
+            ("embeddings.word_embeddings.weight", vec![12, 8]),
+            ("embeddings.position_embeddings.weight", vec![10, 8]),
+            ("embeddings.token_type_embeddings.weight", vec![2, 8]),
+            ("embeddings.LayerNorm.weight", vec![8]),
+            ("embeddings.LayerNorm.bias", vec![8]),
+        ] {
+            ts.insert(name.to_string(), t(&shape));
+        }
+        let p = "encoder.layer.0.";
+        for (name, shape) in [
+            ("attention.self.query", vec![8, 8]),
+            ("attention.self.key", vec![8, 8]),
+            ("attention.self.value", vec![8, 8]),
+            ("attention.output.dense", vec![8, 8]),
+            ("intermediate.dense", vec![16, 8]),
+            ("output.dense", vec![8, 16]),
+        ] {
+            ts.insert(format!("{p}{name}.weight"), t(&shape));
+            ts.insert(format!("{p}{name}.bias"), t(&shape[..1]));
+        }
+        for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            ts.insert(format!("{p}{name}.weight"), t(&[8]));
+            ts.insert(format!("{p}{name}.bias"), t(&[8]));
+        }
+        (cfg, ts)
+    }
+
+    #[test]
+    fn bert_model_pools_pairs_independently_of_the_batch_and_uses_token_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cfg, ts) = tiny_model(dir.path());
+        let m = BertModel::from_tensors(&cfg, ts).unwrap();
+        assert_eq!(m.hidden_size(), 8);
+        let a: (&[u32], &[u32]) = (&[1, 5, 2, 7, 2], &[0, 0, 0, 1, 1]);
+        let b: (&[u32], &[u32]) = (&[1, 3, 2, 9, 2], &[0, 0, 0, 1, 1]);
+        let c: (&[u32], &[u32]) = (&[1, 4, 2], &[0, 0, 1]);
+        let all = m.pooled(&[a, b, c, a]).unwrap();
+        assert_eq!(all.len(), 4);
+        for (one, i) in [(a, 0), (b, 1), (c, 2)] {
+            let alone = m.pooled(&[one]).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&alone[0]), bits(&all[i]));
+        }
+        assert_eq!(all[0], all[3]);
+        assert_ne!(all[0], all[1]);
+        // Token types change the result: the same ids as all type 0.
+        let t0 = m.pooled(&[(a.0, &[0, 0, 0, 0, 0])]).unwrap();
+        assert_ne!(t0[0], all[0]);
+        assert!(m.pooled(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bert_model_refuses_bad_sequences_and_tensors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cfg, ts) = tiny_model(dir.path());
+        let m = BertModel::from_tensors(&cfg, ts.clone()).unwrap();
+        let err = m.pooled(&[(&[1, 2, 3], &[0, 0])]).unwrap_err().to_string();
+        assert!(err.contains("3 token ids but 2 type ids"), "{err}");
+        let err = m.pooled(&[(&[1, 2], &[0, 2])]).unwrap_err().to_string();
+        assert!(err.contains("token type 2 out of range"), "{err}");
+        let err = m.pooled(&[(&[1, 12], &[0, 0])]).unwrap_err().to_string();
+        assert!(err.contains("token id 12 out of vocabulary"), "{err}");
+        let err = m.pooled(&[(&[1; 11], &[0; 11])]).unwrap_err().to_string();
+        assert!(err.contains("invalid length"), "{err}");
+        let mut missing = ts.clone();
+        missing.remove("encoder.layer.0.output.dense.bias");
+        let err = BertModel::from_tensors(&cfg, missing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("encoder.layer.0.output.dense.bias is missing")
+                && err.contains("config.json"),
+            "{err}"
+        );
+        let mut wrong = ts;
+        wrong.insert(
+            "embeddings.LayerNorm.bias".into(),
+            Tensor::zeros(7, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let err = BertModel::from_tensors(&cfg, wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has shape [7], expected [8]"), "{err}");
+        let bad_cfg = dir.path().join("bad.json");
+        std::fs::write(&bad_cfg, "{\"hidden_size\": 8}").unwrap();
+        let err = BertModel::from_tensors(&bad_cfg, HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.json") && err.contains("not a BERT config"),
+            "{err}"
         );
     }
 }

@@ -31,6 +31,7 @@ pub mod search;
 
 use std::path::PathBuf;
 
+pub use bert::BertModel;
 pub use cache::{CacheStats, EmbedStats, embed_store, embed_texts_cached};
 pub use hash::HashEncoder;
 pub use minilm::{MiniLmEncoder, MiniLmOptions, Precision};

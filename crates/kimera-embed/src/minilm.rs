@@ -270,7 +270,8 @@ impl Encoder for MiniLmEncoder {
                 .par_iter()
                 .map(|t| self.token_ids(t))
                 .collect::<Result<_>>()?;
-            let batches = plan_batches(&ids, self.batch_size);
+            let lens: Vec<usize> = ids.iter().map(Vec::len).collect();
+            let batches = plan_batches(&lens, self.batch_size);
             let outputs: Vec<Vec<Vec<f32>>> = batches
                 .par_iter()
                 .map(|b| {
@@ -297,15 +298,15 @@ pub(crate) const MAX_BATCH_TOKENS: usize = 4096;
 /// Groups text indices by exact token length and cuts each group into batches of at
 /// most `batch_size` texts and [`MAX_BATCH_TOKENS`] tokens (at least one text); longest
 /// batches first so the slowest work starts earliest.
-pub(crate) fn plan_batches(ids: &[Vec<u32>], batch_size: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(ids[i].len()), i));
+pub(crate) fn plan_batches(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(lens[i]), i));
     let mut batches: Vec<Vec<usize>> = Vec::new();
     for i in order {
-        let len = ids[i].len();
+        let len = lens[i];
         let cap = batch_size.min(MAX_BATCH_TOKENS / len.max(1)).max(1);
         match batches.last_mut() {
-            Some(b) if b.len() < cap && ids[b[0]].len() == len => b.push(i),
+            Some(b) if b.len() < cap && lens[b[0]] == len => b.push(i),
             _ => batches.push(vec![i]),
         }
     }
@@ -318,12 +319,10 @@ mod tests {
 
     #[test]
     fn batches_hold_one_length_and_respect_the_size() {
-        let ids: Vec<Vec<u32>> = [3, 5, 3, 3, 5, 2, 3].iter().map(|&n| vec![0; n]).collect();
-        let b = plan_batches(&ids, 2);
+        let b = plan_batches(&[3, 5, 3, 3, 5, 2, 3], 2);
         assert_eq!(b, vec![vec![1, 4], vec![0, 2], vec![3, 6], vec![5]]);
         // long texts: the token budget wins over the batch size
-        let long: Vec<Vec<u32>> = (0..40).map(|_| vec![0; 256]).collect();
-        let b = plan_batches(&long, 64);
+        let b = plan_batches(&[256; 40], 64);
         assert_eq!(b.len(), 3);
         assert!(b.iter().all(|x| x.len() * 256 <= MAX_BATCH_TOKENS));
         assert!(plan_batches(&[], 64).is_empty());

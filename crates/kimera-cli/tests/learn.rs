@@ -116,6 +116,86 @@ fn learn_from_files_then_query_the_graph() {
         .stdout(predicate::str::contains("smoking").and(predicate::str::contains("graph")));
 }
 
+/// Generated statements as a text file, one per line.
+fn write_statements(path: &Path, n: usize, seed: u64) {
+    let text: String = kimera_learn::synth::statements(n, 400, seed)
+        .iter()
+        .map(|s| format!("{}\n", s.text))
+        .collect();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Gives the stored statements times that do not depend on when they were ingested.
+fn fix_times(db: &Path) {
+    let store = Store::open(db).unwrap();
+    store
+        .conn()
+        .execute("UPDATE geoids SET created_at = 1000 + seq", [])
+        .unwrap();
+}
+
+#[test]
+fn learning_in_several_invocations_stores_the_same_graph_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (f1, f2) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    write_statements(&f1, 700, 1);
+    write_statements(&f2, 900, 2);
+    let ingest = |db: &Path, f: &Path| {
+        kimera(db)
+            .args(["ingest", "--lang", "en"])
+            .arg(f)
+            .assert()
+            .success();
+        fix_times(db);
+    };
+
+    // one invocation over everything
+    let one = dir.path().join("one.db");
+    ingest(&one, &f1);
+    ingest(&one, &f2);
+    kimera(&one)
+        .args(["learn", "--workers", "1"])
+        .assert()
+        .success();
+
+    // three invocations, small pages, two workers; the last one learns nothing
+    let several = dir.path().join("several.db");
+    ingest(&several, &f1);
+    kimera(&several)
+        .args(["learn", "--workers", "2", "--page", "97"])
+        .assert()
+        .success();
+    ingest(&several, &f2);
+    kimera(&several)
+        .args(["learn", "--workers", "2", "--page", "250", "--chunk", "64"])
+        .assert()
+        .success();
+    let out = kimera(&several)
+        .args(["--json", "learn", "--workers", "2", "--page", "300"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let again = json(&out);
+    assert_eq!(again["learned"], 0);
+    assert_eq!(again["already_known"], again["statements"]);
+    assert_eq!(again["provenance_rows_written"], 0);
+
+    let (a, b) = (
+        Store::open(&one).unwrap().read_graph(true).unwrap(),
+        Store::open(&several).unwrap().read_graph(true).unwrap(),
+    );
+    assert!(
+        a.learned.len() > 500 && a.sources.len() > a.associations.len(),
+        "{} statements, {} associations, {} provenance rows",
+        a.learned.len(),
+        a.associations.len(),
+        a.sources.len()
+    );
+    assert_eq!(a, b);
+}
+
 #[test]
 fn unknown_terms_and_empty_graphs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,17 @@
 //! source statements, `1 − Π(1 − cᵢ)`: it grows with every new piece of evidence,
 //! stays below 1, and does not depend on the order the evidence came in. A statement
 //! already learned (same geoid id) is skipped whole, which makes learning idempotent.
+//!
+//! Memory: a graph made by [`Graph::new`] (or [`Graph::load`]) keeps its provenance —
+//! every learned statement's id and every association's source list — so it grows with
+//! the number of statements, which is what [`crate::find_conflicts`] and in-memory
+//! queries need. A *bounded* graph ([`Graph::bounded`], [`Graph::load_bounded`]) keeps
+//! only what the graph itself is made of (concepts, associations with their strength,
+//! count and last seen, adjacency), plus the statements and provenance rows learned
+//! since the last [`Graph::take_delta`]: those are handed to the store with each delta
+//! and forgotten. It knows only those statements as learned, so a caller learning
+//! from a store skips the others with a lookup ([`Store::learned_flags`]), as
+//! `kimera learn` does. Both modes write the same rows.
 
 use kimera_core::GeoidId;
 use kimera_store::{AssociationRecord, ConceptRecord, GraphRecords, Store};
@@ -54,8 +65,8 @@ pub struct Association {
     /// Distinct source statements.
     pub count: u32,
     pub last_seen: i64,
-    /// The statements it was learned from, in learning order (may be empty for a
-    /// graph loaded without provenance).
+    /// The statements it was learned from, in learning order (empty in a bounded
+    /// graph, and for a graph loaded without provenance: see [`Graph::bounded`]).
     pub sources: Vec<SourceId>,
 }
 
@@ -70,8 +81,13 @@ pub struct Graph {
     assoc_ids: FxHashMap<Key, AssocId>,
     /// Associations touching each concept, either end, in creation order.
     adj: Vec<Vec<AssocId>>,
+    /// Learned statements from source id `sources_base` on: all of them (base 0) when
+    /// provenance is kept, else those learned since the last delta.
     sources: Vec<GeoidId>,
     source_ids: FxHashMap<GeoidId, SourceId>,
+    sources_base: SourceId,
+    /// Keep provenance in memory (see the module doc).
+    keep_sources: bool,
     dirty: Dirty,
     /// A statement's concept ids while it is learned (kept to save an allocation).
     scratch: Vec<ConceptId>,
@@ -92,12 +108,14 @@ pub(crate) struct Update {
 impl Association {
     /// Adds one piece of evidence (the same arithmetic on every path, in the same
     /// order, which is what keeps strengths bit-identical).
-    fn update(&mut self, u: &Update) {
+    fn update(&mut self, u: &Update, keep_source: bool) {
         self.strength = 1.0 - (1.0 - self.strength) * (1.0 - f64::from(u.confidence));
         self.confidence = self.confidence.max(u.confidence);
         self.count += 1;
         self.last_seen = self.last_seen.max(u.seen_at);
-        self.sources.push(u.sid);
+        if keep_source {
+            self.sources.push(u.sid);
+        }
     }
 }
 
@@ -125,21 +143,42 @@ impl PartialEq for Graph {
     /// Same concepts, associations (with strengths and sources) and statements, in the
     /// same order, i.e. with the same ids. Persistence bookkeeping is not compared.
     fn eq(&self, o: &Self) -> bool {
-        self.concepts == o.concepts && self.assocs == o.assocs && self.sources == o.sources
+        self.concepts == o.concepts
+            && self.assocs == o.assocs
+            && self.sources_base == o.sources_base
+            && self.sources == o.sources
     }
 }
 
 impl Graph {
+    /// An empty graph that keeps its provenance in memory (see the module doc).
     pub fn new() -> Graph {
+        Graph {
+            keep_sources: true,
+            ..Graph::default()
+        }
+    }
+
+    /// An empty graph whose memory is bounded by the graph, not by the statements
+    /// learned: provenance and learned ids live only until the next
+    /// [`Graph::take_delta`] (see the module doc).
+    pub fn bounded() -> Graph {
         Graph::default()
+    }
+
+    /// Whether provenance is kept in memory ([`Graph::new`]) or only until the next
+    /// delta ([`Graph::bounded`]).
+    pub fn keeps_sources(&self) -> bool {
+        self.keep_sources
     }
 
     pub fn counts(&self) -> GraphCounts {
         GraphCounts {
-            statements: self.sources.len() as u64,
+            statements: u64::from(self.sources_base) + self.sources.len() as u64,
             concepts: self.concepts.len() as u64,
             associations: self.assocs.len() as u64,
-            provenance: self.assocs.iter().map(|a| a.sources.len() as u64).sum(),
+            // one provenance row per (association, distinct statement), as counted
+            provenance: self.assocs.iter().map(|a| u64::from(a.count)).sum(),
         }
     }
 
@@ -197,15 +236,19 @@ impl Graph {
         &self.adj[c as usize]
     }
 
-    /// The statements learned, by source id.
+    /// The statements learned, by source id (in a bounded graph: only those since the
+    /// last delta, from source id `counts().statements - sources().len()` on).
     pub fn sources(&self) -> &[GeoidId] {
         &self.sources
     }
 
+    /// The statement of source id `s`. Panics on an id not in [`Graph::sources`].
     pub fn source(&self, s: SourceId) -> &GeoidId {
-        &self.sources[s as usize]
+        &self.sources[(s - self.sources_base) as usize]
     }
 
+    /// Whether the statement was learned (in a bounded graph: since the last delta;
+    /// ask the store about earlier ones).
     pub fn is_learned(&self, id: &GeoidId) -> bool {
         self.source_ids.contains_key(id)
     }
@@ -253,7 +296,7 @@ impl Graph {
         updates.clear();
         let learned = self.assign(id, seen_at, ex, &[], &mut updates);
         for u in &updates {
-            self.assocs[u.aid as usize].update(u);
+            self.assocs[u.aid as usize].update(u, self.keep_sources);
             let f = &mut self.dirty.assoc_flag[u.aid as usize];
             if !*f {
                 *f = true;
@@ -310,7 +353,7 @@ impl Graph {
         resolved: &[u32],
         out: &mut Vec<Update>,
     ) -> bool {
-        let sid = self.sources.len() as SourceId;
+        let sid = self.sources_base + self.sources.len() as SourceId;
         match self.source_ids.entry(id.clone()) {
             Entry::Occupied(_) => return false,
             Entry::Vacant(e) => {
@@ -374,6 +417,7 @@ impl Graph {
         if n == 0 || updates.is_empty() {
             return;
         }
+        let keep = self.keep_sources;
         let tasks = 4 * rayon::current_num_threads();
         let span = n.div_ceil(tasks).max(1024);
         let mut buckets: Vec<Vec<Update>> = vec![Vec::new(); n.div_ceil(span)];
@@ -391,7 +435,7 @@ impl Graph {
                 let mut dirty = Vec::new();
                 for u in bucket {
                     let i = u.aid as usize - base;
-                    assocs[i].update(u);
+                    assocs[i].update(u, keep);
                     if !flags[i] {
                         flags[i] = true;
                         dirty.push(u.aid);
@@ -432,9 +476,10 @@ impl Graph {
         concepts.sort_unstable();
         let mut assocs = d.assocs;
         assocs.sort_unstable();
+        let base = i64::from(self.sources_base);
         let out = GraphRecords {
             learned: (d.sources_from..self.sources.len())
-                .map(|i| (i as i64, self.sources[i].clone()))
+                .map(|i| (base + i as i64, self.sources[i].clone()))
                 .collect(),
             concepts: concepts
                 .into_iter()
@@ -455,6 +500,11 @@ impl Graph {
                 .map(|(a, s)| (i64::from(a), i64::from(s)))
                 .collect(),
         };
+        if !self.keep_sources {
+            self.sources_base += self.sources.len() as SourceId;
+            self.sources = Vec::new();
+            self.source_ids = FxHashMap::default();
+        }
         self.dirty = Dirty {
             sources_from: self.sources.len(),
             concept_flag: vec![false; self.concepts.len()],
@@ -479,11 +529,15 @@ impl Graph {
         }
     }
 
-    /// Rebuilds a graph from stored rows (as [`Store::read_graph`] returns them).
-    /// Ids must be dense from 0, as this crate writes them.
+    /// Rebuilds a graph that keeps provenance from stored rows (as
+    /// [`Store::read_graph`] returns them). Ids must be dense from 0, as this crate
+    /// writes them.
     pub fn from_records(r: GraphRecords) -> Result<Graph, LearnError> {
+        Graph::from_records_into(Graph::new(), r)
+    }
+
+    fn from_records_into(mut g: Graph, r: GraphRecords) -> Result<Graph, LearnError> {
         let corrupt = |what: String| LearnError::CorruptGraph(what);
-        let mut g = Graph::new();
         for (i, (id, geoid)) in r.learned.into_iter().enumerate() {
             if id != i as i64 {
                 return Err(corrupt(format!("learned.id {id} where {i} was expected")));
@@ -543,7 +597,10 @@ impl Graph {
                 sources: Vec::new(),
             });
         }
-        let (na, ns) = (g.assocs.len() as i64, g.sources.len() as i64);
+        let (na, ns) = (
+            g.assocs.len() as i64,
+            i64::from(g.sources_base) + g.sources.len() as i64,
+        );
         for (a, s) in r.sources {
             if !(0..na).contains(&a) || !(0..ns).contains(&s) {
                 return Err(corrupt(format!("association_sources ({a}, {s})")));
@@ -559,9 +616,23 @@ impl Graph {
         Ok(g)
     }
 
-    /// Loads the graph kept in a store (`with_sources`: with provenance).
+    /// Loads the graph kept in a store, with the ids of the statements learned (and
+    /// with each association's sources when `with_sources`). Its memory grows with the
+    /// statements learned: to learn more, prefer [`Graph::load_bounded`].
     pub fn load(store: &Store, with_sources: bool) -> Result<Graph, LearnError> {
         Graph::from_records(store.read_graph(with_sources)?)
+    }
+
+    /// Loads the graph kept in a store as a [`Graph::bounded`] one: concepts and
+    /// associations, and only the number of statements learned (new ones are
+    /// numbered after them), not their ids nor any provenance.
+    pub fn load_bounded(store: &Store) -> Result<Graph, LearnError> {
+        let learned = store.learned_count()?;
+        let r = store.read_graph_core()?;
+        let mut g = Graph::bounded();
+        g.sources_base = SourceId::try_from(learned)
+            .map_err(|_| LearnError::CorruptGraph(format!("{learned} learned statements")))?;
+        Graph::from_records_into(g, r)
     }
 
     /// Writes what changed since loading (or the last save) in one transaction. If the

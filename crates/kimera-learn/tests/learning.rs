@@ -207,6 +207,110 @@ fn graph_persists_in_batches_and_resumes_identically() {
     assert!(Graph::load(&store, true).unwrap() == whole);
 }
 
+/// What `kimera learn` does per page with a bounded graph: skip what the store has
+/// learned, learn the rest, write the delta.
+fn learn_page(store: &mut Store, g: &mut Graph, l: &Learner, page: &[Statement]) -> u64 {
+    let known = store.learned_flags(page.iter().map(|s| &s.id)).unwrap();
+    let fresh: Vec<Statement> = page
+        .iter()
+        .zip(known)
+        .filter(|(_, k)| !k)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let r = l.learn_batch(g, &fresh, |_| {});
+    store.write_graph(&g.take_delta()).unwrap();
+    r.learned
+}
+
+#[test]
+fn a_bounded_graph_learning_page_by_page_writes_the_same_store() {
+    let mut batch = synth::statements(3_000, 200, 11);
+    // repeats inside a page and across pages
+    let again: Vec<Statement> = batch[100..400].to_vec();
+    batch.splice(1_500..1_500, again);
+    batch.extend(batch[2_000..2_100].to_vec());
+
+    // reference: one in-memory graph that keeps its provenance, saved once
+    let mut whole = learn(1, 512, &batch);
+    let mut reference = Store::open_in_memory().unwrap();
+    whole.save(&mut reference).unwrap();
+    let want = reference.read_graph(true).unwrap();
+    assert_eq!(want.learned.len(), 3_000);
+
+    for (workers, page) in [(1, 1_000), (2, 777), (2, 3_400), (3, 64)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let l = learner(workers, 128);
+        let mut learned = 0;
+        // each part a separate "invocation": the store is reopened, the graph reloaded
+        for part in batch.chunks(1_300) {
+            let mut store = Store::open(&path).unwrap();
+            let mut g = Graph::load_bounded(&store).unwrap();
+            for p in part.chunks(page) {
+                learned += learn_page(&mut store, &mut g, &l, p);
+                // nothing of the input stays in memory between pages
+                assert!(g.sources().is_empty());
+                assert!(g.associations().iter().all(|a| a.sources.is_empty()));
+            }
+            assert_eq!(g.counts().statements, store.learned_count().unwrap() as u64);
+        }
+        assert_eq!(learned, 3_000, "workers {workers} page {page}");
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.read_graph(true).unwrap(),
+            want,
+            "workers {workers} page {page}"
+        );
+        store.check_graph().unwrap();
+
+        // learning everything again writes nothing
+        let mut g = Graph::load_bounded(&store).unwrap();
+        assert_eq!(learn_page(&mut store, &mut g, &l, &batch), 0);
+        assert_eq!(store.read_graph(true).unwrap(), want);
+        let c = g.counts();
+        let w = whole.counts();
+        assert_eq!(c, w, "counts of a bounded graph equal those of a full one");
+    }
+}
+
+#[test]
+fn bounded_and_full_graphs_give_the_same_deltas() {
+    let batch = synth::statements(2_000, 150, 5);
+    for workers in [1, 2] {
+        let l = learner(workers, 100);
+        let (mut full, mut bounded) = (Graph::new(), Graph::bounded());
+        for part in batch.chunks(600) {
+            l.learn_batch(&mut full, part, |_| {});
+            l.learn_batch(&mut bounded, part, |_| {});
+            assert_eq!(bounded.take_delta(), full.take_delta());
+        }
+        assert_eq!(bounded.concepts(), full.concepts());
+        for (b, f) in bounded.associations().iter().zip(full.associations()) {
+            assert_eq!(
+                (b.strength.to_bits(), b.count),
+                (f.strength.to_bits(), f.count)
+            );
+            assert_eq!(b.sources.len(), 0);
+            assert_eq!(f.sources.len() as u32, f.count);
+        }
+        assert_eq!(bounded.counts(), full.counts());
+        assert!(full.keeps_sources() && !bounded.keeps_sources());
+    }
+}
+
+#[test]
+fn a_stored_graph_with_a_gap_in_its_statement_ids_is_refused() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut g = learn(1, 8, &[s("a", "A cat is a mammal.")]);
+    g.save(&mut store).unwrap();
+    store
+        .conn()
+        .execute("INSERT INTO learned (id, geoid) VALUES (5, 'gx')", [])
+        .unwrap();
+    let err = Graph::load_bounded(&store).unwrap_err().to_string();
+    assert!(err.contains("2 rows but its ids run to 6"), "{err}");
+}
+
 #[test]
 fn corrupt_stored_graph_is_refused_with_the_row() {
     let mut store = Store::open_in_memory().unwrap();

@@ -145,13 +145,28 @@ impl Store {
     /// `with_sources` (they are the bulk of it, and most queries fetch a few with
     /// [`Store::association_sources`] instead).
     pub fn read_graph(&self, with_sources: bool) -> Result<GraphRecords> {
-        let mut out = GraphRecords::default();
+        let mut out = self.read_graph_core()?;
         let mut st = self
             .conn
             .prepare("SELECT id, geoid FROM learned ORDER BY id")?;
         out.learned = st
             .query_map([], |r| Ok((r.get(0)?, GeoidId(r.get(1)?))))?
             .collect::<rusqlite::Result<_>>()?;
+        if with_sources {
+            let mut st = self.conn.prepare(
+                "SELECT association, source FROM association_sources ORDER BY association, source",
+            )?;
+            out.sources = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(out)
+    }
+
+    /// Concepts and associations only, ordered by id: the part of the graph whose
+    /// size does not grow with the number of statements learned.
+    pub fn read_graph_core(&self) -> Result<GraphRecords> {
+        let mut out = GraphRecords::default();
         let mut st = self
             .conn
             .prepare("SELECT id, term, count, last_seen FROM concepts ORDER BY id")?;
@@ -184,14 +199,6 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        if with_sources {
-            let mut st = self.conn.prepare(
-                "SELECT association, source FROM association_sources ORDER BY association, source",
-            )?;
-            out.sources = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-        }
         Ok(out)
     }
 
@@ -205,6 +212,50 @@ impl Store {
             Ok(GeoidId(r.get(0)?))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many statements have been learned, which is also the next source id (the
+    /// learner numbers them densely from 0; a gap means the table was written by
+    /// something else).
+    pub fn learned_count(&self) -> Result<i64> {
+        let (n, next): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(max(id) + 1, 0) FROM learned",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if n != next {
+            return Err(StoreError::Corrupt(format!(
+                "learned holds {n} rows but its ids run to {next}: they must be dense from 0"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// How many statements a learning pass reads (for a progress total). Unlike
+    /// [`Store::counts`], whose per-file grouping sorts every row, this costs memory
+    /// independent of the store's size.
+    pub fn statements_to_learn(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM geoids", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// For each id, whether that statement is in the `learned` table: one indexed
+    /// lookup each, so that a learner can skip what it learned before without holding
+    /// every learned id in memory.
+    pub fn learned_flags<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a GeoidId>,
+    ) -> Result<Vec<bool>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM learned WHERE geoid = ?1")?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(st.exists(params![id.as_str()])?);
+        }
+        Ok(out)
     }
 
     /// Deletes the whole concept graph (for `kimera learn --rebuild`).
@@ -296,11 +347,30 @@ mod tests {
             s.association_sources(0, 1).unwrap(),
             vec![GeoidId("g1".into())]
         );
+        assert_eq!(s.learned_count().unwrap(), 2);
+        assert_eq!(s.statements_to_learn().unwrap(), 0);
+        let ids = [
+            GeoidId("g2".into()),
+            GeoidId("g3".into()),
+            GeoidId("g1".into()),
+        ];
+        assert_eq!(s.learned_flags(&ids).unwrap(), vec![true, false, true]);
         let c = s.counts().unwrap();
         assert_eq!((c.concepts, c.associations), (2, 1));
         s.check_graph().unwrap();
         s.clear_graph().unwrap();
         assert!(s.read_graph(true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn learned_ids_with_a_gap_are_refused() {
+        let mut s = Store::open_in_memory().unwrap();
+        assert_eq!(s.learned_count().unwrap(), 0);
+        let mut d = delta();
+        d.learned = vec![(0, GeoidId("g1".into())), (5, GeoidId("g5".into()))];
+        s.write_graph(&d).unwrap();
+        let err = s.learned_count().unwrap_err().to_string();
+        assert!(err.contains("2 rows but its ids run to 6"), "{err}");
     }
 
     #[test]

@@ -46,9 +46,10 @@ struct Out {
     omitted: u64,
 }
 
-/// Loads the graph (without provenance) and finds a term, or explains why not.
+/// Loads the graph (bounded: no provenance, which examples read from the store) and
+/// finds a term, or explains why not.
 pub fn find(store: &Store, term: &str) -> anyhow::Result<(Graph, kimera_learn::ConceptId)> {
-    let graph = Graph::load(store, false)?;
+    let graph = Graph::load_bounded(store)?;
     if graph.counts().concepts == 0 {
         anyhow::bail!(
             "the concept graph in {} is empty: run `kimera learn` first",

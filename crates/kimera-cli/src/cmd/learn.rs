@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use kimera_learn::{Graph, LearnOptions, LearnReport, Learner};
-use kimera_store::Store;
+use kimera_store::{GeoidRow, Store};
 use serde::Serialize;
 
 use crate::Global;
@@ -109,8 +109,10 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
         store.clear_graph()?;
     }
     let t = Instant::now();
-    // provenance already stored is not needed to learn more: only new rows are written
-    let mut graph = Graph::load(&store, false)?;
+    // Memory stays bounded by the graph, not by the statements: provenance and the ids
+    // of learned statements go to the store with each page and are not kept; a page's
+    // statements learned before are found by a lookup in the store.
+    let mut graph = Graph::load_bounded(&store)?;
     let load_s = t.elapsed().as_secs_f64();
 
     let learner = Learner::new(LearnOptions {
@@ -118,7 +120,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
         chunk: a.chunk as usize,
         ..Default::default()
     })?;
-    let total = store.counts()?.geoids;
+    let total = store.statements_to_learn()?;
     let pb = progress(g, total, "learn");
     let mut report = LearnReport::default();
     let mut sources = Vec::new();
@@ -128,13 +130,23 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
     loop {
         let t = Instant::now();
         let rows = store.geoids_after(after, a.page as usize)?;
-        read += t.elapsed();
         let Some(last) = rows.last() else { break };
         after = last.seq;
+        let known = store.learned_flags(rows.iter().map(|r| &r.id))?;
+        read += t.elapsed();
+        let n = rows.len() as u64;
+        let fresh: Vec<GeoidRow> = rows
+            .into_iter()
+            .zip(known)
+            .filter_map(|(r, k)| (!k).then_some(r))
+            .collect();
+        let skipped = n - fresh.len() as u64;
+        report.statements += skipped;
+        report.already_known += skipped;
         let base = report.statements;
-        let r = learner.learn_batch(&mut graph, &rows, |p| pb.set_position(base + p.done));
+        let r = learner.learn_batch(&mut graph, &fresh, |p| pb.set_position(base + p.done));
         for e in &r.errors {
-            sources.push(rows[e.index].source.clone());
+            sources.push(fresh[e.index].source.clone());
         }
         report.absorb(r);
         let t = Instant::now();

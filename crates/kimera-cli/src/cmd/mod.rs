@@ -35,7 +35,7 @@ pub fn detectors_on(
 ) -> anyhow::Result<Vec<Box<dyn kimera_reactor::Detector>>> {
     let mut out = detectors(list)?;
     for d in out.iter_mut().filter(|d| d.name() == "graph") {
-        let graph = kimera_learn::Graph::load(store, false)?;
+        let graph = kimera_learn::Graph::load_bounded(store)?;
         *d = Box::new(kimera_learn::GraphDetector::new(graph));
     }
     Ok(out)

@@ -71,13 +71,19 @@ pub struct CascadeConfig {
     pub dev: crate::Prf,
 }
 
+/// Share of the way from the dev extremes towards 0 (floor) or 1 (ceiling) that the
+/// cascade band is widened by: the margin for unseen data (see [`calibrate_cascade`]).
+pub const BAND_MARGIN: f32 = 0.25;
+
 /// Chooses the cascade on a dev set and writes `dir/cascade.json`: the blend weight of
 /// the two routes' probabilities (from a coarse grid) and its threshold, both by best F1;
-/// the floor, half the lowest head probability among the dev pairs the blend flags, and
-/// the ceiling, halfway from the highest head probability among the dev pairs the blend
-/// does not flag to 1 — so that on dev the head alone decides no pair differently from
-/// the blend (the halving is the margin for unseen data). Needs `dir/head` and
-/// `dir/cross`.
+/// then the band of head probabilities sent to the blend. The floor is the lowest head
+/// probability among the dev contradictions the blend catches, the ceiling the highest
+/// among the dev non-contradictions the blend leaves alone, each moved by
+/// [`BAND_MARGIN`] of the way to 0 or 1 — so on dev the head alone never loses a
+/// contradiction the blend finds nor raises an alarm the blend avoids (it may only drop
+/// some of the blend's false alarms), and the cascade's dev F1 is at least the blend's.
+/// Needs `dir/head` and `dir/cross`.
 pub fn calibrate_cascade(
     dir: &Path,
     model_dir: &Path,
@@ -122,21 +128,22 @@ pub fn calibrate_cascade(
     }
     let (w, m) = best.expect("grid not empty");
     // Only pairs the detector scores at all (similar enough) count for the band.
-    let mut floor = 1.0f32;
-    let mut not_flagged_max = 0.0f32;
-    for ((c, h), pair) in cross.iter().zip(&head).zip(&pairs) {
+    let mut caught_min = 1.0f32;
+    let mut cleared_max = 0.0f32;
+    for (((c, h), pair), &gold) in cross.iter().zip(&head).zip(&pairs).zip(&gold) {
         if pair.cosine < MIN_COSINE {
             continue;
         }
-        if w * c + (1.0 - w) * h >= m.threshold {
-            floor = floor.min(*h);
-        } else {
-            not_flagged_max = not_flagged_max.max(*h);
+        let flagged = w * c + (1.0 - w) * h >= m.threshold;
+        if flagged && gold {
+            caught_min = caught_min.min(*h);
+        } else if !flagged && !gold {
+            cleared_max = cleared_max.max(*h);
         }
     }
     let cfg = CascadeConfig {
-        floor: floor * 0.5,
-        ceiling: not_flagged_max + (1.0 - not_flagged_max) * 0.5,
+        floor: caught_min * (1.0 - BAND_MARGIN),
+        ceiling: cleared_max + (1.0 - cleared_max) * BAND_MARGIN,
         cross_weight: w,
         threshold: m.threshold,
         dev: m,

@@ -213,7 +213,13 @@ impl Bert {
     /// Mean-pooled, L2-normalised sentence vectors for `seqs`, which must all have the
     /// same length (≥ 1, ≤ max positions) and valid token ids.
     pub(crate) fn embed_same_length(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
-        let mut out = self.pooled_same_length(seqs, None)?;
+        let l = seqs.first().map_or(0, |s| s.len());
+        if seqs.iter().any(|s| s.len() != l) {
+            return Err(EmbedError::Invalid(format!(
+                "batch of sequences of unequal length (first {l})"
+            )));
+        }
+        let mut out = self.pooled_ragged(seqs, None)?;
         for v in &mut out {
             let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
             for a in v.iter_mut() {
@@ -223,32 +229,41 @@ impl Bert {
         Ok(out)
     }
 
-    /// Mean of the last hidden states over all tokens of each sequence (not normalised).
-    /// `types`: token type ids per sequence (same lengths as `seqs`), or all 0.
-    pub(crate) fn pooled_same_length(
+    /// Mean of the last hidden states over all tokens of each sequence (not normalised),
+    /// for sequences of any lengths (≥ 1, ≤ max positions) run as one *ragged* batch:
+    /// the position-wise layers (projections, feed-forward, layer norms) see every
+    /// token of every sequence as one matrix — big matrix products whatever the mix of
+    /// lengths, and no padding — while attention runs per group of equal-length
+    /// sequences. `types`: token type ids per sequence, or all 0.
+    pub(crate) fn pooled_ragged(
         &self,
         seqs: &[&[u32]],
         types: Option<&[&[u32]]>,
     ) -> Result<Vec<Vec<f32>>> {
         let h = self.cfg.hidden_size;
-        let b = seqs.len();
-        let l = seqs.first().map_or(0, |s| s.len());
-        if seqs.iter().any(|s| s.len() != l) || l == 0 || l > self.cfg.max_position_embeddings {
-            return Err(EmbedError::Invalid(format!(
-                "batch of sequences of unequal or invalid length (first {l})"
-            )));
-        }
         if let Some(ty) = types
-            && (ty.len() != b || ty.iter().any(|t| t.len() != l))
+            && (ty.len() != seqs.len() || ty.iter().zip(seqs).any(|(t, s)| t.len() != s.len()))
         {
             return Err(EmbedError::Invalid(
                 "token types do not match the sequences' lengths".into(),
             ));
         }
-        let m = b * l;
+        let mut spans = Vec::with_capacity(seqs.len());
+        let mut m = 0;
+        for s in seqs {
+            if s.is_empty() || s.len() > self.cfg.max_position_embeddings {
+                return Err(EmbedError::Invalid(format!(
+                    "sequence of invalid length {} (1 to {} tokens)",
+                    s.len(),
+                    self.cfg.max_position_embeddings
+                )));
+            }
+            spans.push((m, s.len()));
+            m += s.len();
+        }
         // embeddings
         let mut x = vec![0f32; m * h];
-        for (s, seq) in seqs.iter().enumerate() {
+        for (si, (seq, &(start, _))) in seqs.iter().zip(&spans).enumerate() {
             for (t, &id) in seq.iter().enumerate() {
                 let id = id as usize;
                 if id >= self.cfg.vocab_size {
@@ -256,14 +271,14 @@ impl Bert {
                         "token id {id} out of vocabulary"
                     )));
                 }
-                let ty = types.map_or(0, |ty| ty[s][t] as usize);
+                let ty = types.map_or(0, |ty| ty[si][t] as usize);
                 if ty >= self.cfg.type_vocab_size {
                     return Err(EmbedError::Invalid(format!(
                         "token type {ty} out of range (the model has {})",
                         self.cfg.type_vocab_size
                     )));
                 }
-                let row = &mut x[(s * l + t) * h..][..h];
+                let row = &mut x[(start + t) * h..][..h];
                 let w = &self.word[id * h..][..h];
                 let p = &self.pos[t * h..][..h];
                 let y = &self.typ[ty * h..][..h];
@@ -273,15 +288,20 @@ impl Bert {
             }
         }
         layer_norm_rows(&mut x, h, &self.emb_ln_g, &self.emb_ln_b, self.eps);
-        for layer in &self.layers {
-            x = self.layer_forward(layer, x, b, l)?;
+        // attention groups: sequences of one length, in input order
+        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (i, &(_, l)) in spans.iter().enumerate() {
+            groups.entry(l).or_default().push(i);
         }
-        // mean pooling over all (real) tokens
-        let mut out = Vec::with_capacity(b);
-        for s in 0..b {
+        for layer in &self.layers {
+            x = self.layer_forward(layer, x, &spans, &groups)?;
+        }
+        // mean pooling over all tokens of each sequence
+        let mut out = Vec::with_capacity(seqs.len());
+        for &(start, l) in &spans {
             let mut v = vec![0f32; h];
             for t in 0..l {
-                let row = &x[(s * l + t) * h..][..h];
+                let row = &x[(start + t) * h..][..h];
                 for j in 0..h {
                     v[j] += row[j];
                 }
@@ -295,55 +315,68 @@ impl Bert {
         Ok(out)
     }
 
-    fn layer_forward(&self, ly: &Layer, x: Vec<f32>, b: usize, l: usize) -> Result<Vec<f32>> {
+    /// One layer on a ragged batch: `spans` are (first row, length) of each sequence in
+    /// `x` (`[rows, hidden]`), `groups` the sequences of each length.
+    fn layer_forward(
+        &self,
+        ly: &Layer,
+        x: Vec<f32>,
+        spans: &[(usize, usize)],
+        groups: &std::collections::BTreeMap<usize, Vec<usize>>,
+    ) -> Result<Vec<f32>> {
         let h = self.cfg.hidden_size;
         let nh = self.cfg.num_attention_heads;
         let hd = h / nh;
-        let m = b * l;
-        let xt = Tensor::from_vec(x, (m, h), &Device::Cpu)?;
+        let m = x.len() / h;
+        let dev = Device::Cpu;
+        let xt = Tensor::from_vec(x, (m, h), &dev)?;
         // fused QKV projection
         let mut qkv = matmul_vec(&xt, &ly.w_qkv)?;
         add_bias_rows(&mut qkv, &ly.b_qkv);
-        // split heads: q [b·nh, l, hd], kᵀ [b·nh, hd, l], v [b·nh, l, hd]
-        let mut q = vec![0f32; m * h];
-        let mut kt = vec![0f32; m * h];
-        let mut v = vec![0f32; m * h];
-        for s in 0..b {
-            for t in 0..l {
-                let row = &qkv[(s * l + t) * 3 * h..][..3 * h];
+        let mut ctx = vec![0f32; m * h];
+        let scale = 1.0 / (hd as f32).sqrt();
+        for (&l, members) in groups {
+            let b = members.len();
+            // split heads: q [b·nh, l, hd], kᵀ [b·nh, hd, l], v [b·nh, l, hd]
+            let mut q = vec![0f32; b * l * h];
+            let mut kt = vec![0f32; b * l * h];
+            let mut v = vec![0f32; b * l * h];
+            for (s, &si) in members.iter().enumerate() {
+                let start = spans[si].0;
+                for t in 0..l {
+                    let row = &qkv[(start + t) * 3 * h..][..3 * h];
+                    for hh in 0..nh {
+                        let bh = s * nh + hh;
+                        let src = hh * hd;
+                        q[(bh * l + t) * hd..][..hd].copy_from_slice(&row[src..src + hd]);
+                        v[(bh * l + t) * hd..][..hd]
+                            .copy_from_slice(&row[2 * h + src..2 * h + src + hd]);
+                        for d in 0..hd {
+                            kt[(bh * hd + d) * l + t] = row[h + src + d];
+                        }
+                    }
+                }
+            }
+            let qt = Tensor::from_vec(q, (b * nh, l, hd), &dev)?;
+            let ktt = Tensor::from_vec(kt, (b * nh, hd, l), &dev)?;
+            let mut scores = matmul_vec(&qt, &ktt)?;
+            softmax_rows(&mut scores, l, scale);
+            let probs = Tensor::from_vec(scores, (b * nh, l, l), &dev)?;
+            let vt = Tensor::from_vec(v, (b * nh, l, hd), &dev)?;
+            let ctx_h = matmul_vec(&probs, &vt)?;
+            // merge heads back into the sequences' rows
+            for (s, &si) in members.iter().enumerate() {
+                let start = spans[si].0;
                 for hh in 0..nh {
                     let bh = s * nh + hh;
-                    let src = hh * hd;
-                    q[(bh * l + t) * hd..][..hd].copy_from_slice(&row[src..src + hd]);
-                    v[(bh * l + t) * hd..][..hd]
-                        .copy_from_slice(&row[2 * h + src..2 * h + src + hd]);
-                    for d in 0..hd {
-                        kt[(bh * hd + d) * l + t] = row[h + src + d];
+                    for t in 0..l {
+                        ctx[(start + t) * h + hh * hd..][..hd]
+                            .copy_from_slice(&ctx_h[(bh * l + t) * hd..][..hd]);
                     }
                 }
             }
         }
         drop(qkv);
-        let dev = Device::Cpu;
-        let qt = Tensor::from_vec(q, (b * nh, l, hd), &dev)?;
-        let ktt = Tensor::from_vec(kt, (b * nh, hd, l), &dev)?;
-        let mut scores = matmul_vec(&qt, &ktt)?;
-        let scale = 1.0 / (hd as f32).sqrt();
-        softmax_rows(&mut scores, l, scale);
-        let probs = Tensor::from_vec(scores, (b * nh, l, l), &dev)?;
-        let vt = Tensor::from_vec(v, (b * nh, l, hd), &dev)?;
-        let ctx_h = matmul_vec(&probs, &vt)?;
-        // merge heads back to [m, h]
-        let mut ctx = vec![0f32; m * h];
-        for s in 0..b {
-            for hh in 0..nh {
-                let bh = s * nh + hh;
-                for t in 0..l {
-                    ctx[(s * l + t) * h + hh * hd..][..hd]
-                        .copy_from_slice(&ctx_h[(bh * l + t) * hd..][..hd]);
-                }
-            }
-        }
         let ctx_t = Tensor::from_vec(ctx, (m, h), &dev)?;
         let mut attn = matmul_vec(&ctx_t, &ly.w_o)?;
         let x = xt.flatten_all()?.to_vec1::<f32>()?;
@@ -378,10 +411,6 @@ impl std::fmt::Debug for BertModel {
     }
 }
 
-/// Sequences per forward pass of [`BertModel::pooled`] (the same knob as the sentence
-/// encoder's batch size; batch composition never changes results).
-const POOLED_BATCH: usize = 64;
-
 impl BertModel {
     /// `config`: the model's `config.json`; `tensors`: HF BERT tensor names (with or
     /// without a `bert.` prefix), as `model.safetensors` holds them.
@@ -400,9 +429,10 @@ impl BertModel {
     /// Mean over all tokens of the last hidden states (not normalised) of each
     /// `(token ids, token type ids)` sequence, in order.
     ///
-    /// Sequences are grouped by exact length (no padding, so no mask) and the groups run
-    /// in parallel on the current rayon pool. A sequence's result is bit-identical
-    /// whatever else is in the call and however many threads run it.
+    /// The sequences are cut, in order, into one ragged batch per thread of the current
+    /// rayon pool (or a multiple, keeping each near [`crate::minilm::MAX_BATCH_TOKENS`]
+    /// tokens, the memory bound), each run as one forward pass with no padding. A sequence's result
+    /// is bit-identical whatever else is in the call and however many threads run it.
     pub fn pooled(&self, seqs: &[(&[u32], &[u32])]) -> Result<Vec<Vec<f32>>> {
         use rayon::prelude::*;
         if let Some((i, _)) = seqs
@@ -416,23 +446,34 @@ impl BertModel {
                 seqs[i].1.len()
             )));
         }
-        let lens: Vec<usize> = seqs.iter().map(|s| s.0.len()).collect();
-        let batches = crate::minilm::plan_batches(&lens, POOLED_BATCH);
-        let outputs: Vec<Vec<Vec<f32>>> = batches
+        // A multiple of the thread count of parts, each within the token bound.
+        let total: usize = seqs.iter().map(|s| s.0.len()).sum();
+        let threads = rayon::current_num_threads().max(1);
+        let rounds = total
+            .div_ceil(threads * crate::minilm::MAX_BATCH_TOKENS)
+            .max(1);
+        let per_part = total.div_ceil(threads * rounds).max(1);
+        let mut parts: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut start, mut tokens) = (0, 0);
+        for (i, s) in seqs.iter().enumerate() {
+            if tokens > 0 && tokens + s.0.len() > per_part {
+                parts.push(start..i);
+                (start, tokens) = (i, 0);
+            }
+            tokens += s.0.len();
+        }
+        if start < seqs.len() {
+            parts.push(start..seqs.len());
+        }
+        let outputs: Vec<Vec<Vec<f32>>> = parts
             .par_iter()
-            .map(|b| {
-                let ids: Vec<&[u32]> = b.iter().map(|&i| seqs[i].0).collect();
-                let types: Vec<&[u32]> = b.iter().map(|&i| seqs[i].1).collect();
-                self.bert.pooled_same_length(&ids, Some(&types))
+            .map(|r| {
+                let ids: Vec<&[u32]> = seqs[r.clone()].iter().map(|s| s.0).collect();
+                let types: Vec<&[u32]> = seqs[r.clone()].iter().map(|s| s.1).collect();
+                self.bert.pooled_ragged(&ids, Some(&types))
             })
             .collect::<Result<_>>()?;
-        let mut out = vec![Vec::new(); seqs.len()];
-        for (b, vs) in batches.iter().zip(outputs) {
-            for (&i, v) in b.iter().zip(vs) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
+        Ok(outputs.into_iter().flatten().collect())
     }
 }
 

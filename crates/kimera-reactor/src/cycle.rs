@@ -133,6 +133,19 @@ pub struct RunStats {
     pub geoids_per_s: f64,
 }
 
+/// Pairs per detector call when `pairs` pairs of a chunk (of at most `chunk` pairs) are
+/// scored by `workers` threads: a quarter of a worker's share of a full chunk (load
+/// balance), at least 64 and at most 4,096 (batched detectors — the cross-encoder —
+/// run faster on bigger calls), and never more than one worker's share of this chunk, so
+/// a small chunk still spreads over every worker. Results never depend on it.
+pub fn sub_chunk(chunk: usize, pairs: usize, workers: usize) -> usize {
+    let workers = workers.max(1);
+    (chunk / (workers * 4))
+        .clamp(64, 4096)
+        .min(pairs.div_ceil(workers))
+        .max(1)
+}
+
 /// Progress of a cycle, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
@@ -640,13 +653,11 @@ fn cycle(
 
     let t = Instant::now();
     let mut by_detector: Vec<u64> = vec![0; detectors.len()];
-    // sub-batches for the pool: enough for load balance, big enough for batched detectors
     let workers = rayon::current_num_threads().max(1);
-    let sub = (cfg.chunk / (workers * 4)).clamp(64, 4096);
     for (ci, chunk) in pairs.chunks(cfg.chunk).enumerate() {
         let scars: Vec<Scar> = if parallel {
             chunk
-                .par_chunks(sub)
+                .par_chunks(sub_chunk(cfg.chunk, chunk.len(), workers))
                 .map(|c| score(c, &loaded, &scar_index, detectors))
                 .collect::<Vec<_>>()
                 .into_iter()
@@ -681,6 +692,19 @@ fn cycle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sub_chunks_spread_small_chunks_and_cap_big_ones() {
+        // A full default chunk on 2 workers: 8 calls of 1,250 pairs.
+        assert_eq!(sub_chunk(10_000, 10_000, 2), 1_250);
+        // A small chunk still reaches both workers.
+        assert_eq!(sub_chunk(10_000, 495, 2), 248);
+        // Tiny chunks and degenerate inputs never give 0.
+        assert_eq!(sub_chunk(10_000, 3, 4), 1);
+        assert_eq!(sub_chunk(0, 0, 0), 1);
+        // Big chunks on one worker: at most 4,096 pairs per call.
+        assert_eq!(sub_chunk(100_000, 100_000, 1), 4_096);
+    }
     use kimera_core::{Geoid, Source};
 
     /// (id, text, lang, unit vector) of each loaded geoid.

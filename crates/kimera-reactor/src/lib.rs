@@ -40,7 +40,7 @@ pub mod synth;
 
 pub use cycle::{
     Pairing, Progress, RunConfig, RunStats, default_workers, peak_rss_mb, run, run_parallel,
-    run_sequential,
+    run_sequential, sub_chunk,
 };
 pub use detect::{
     BaselineDetector, DETECTOR_NAMES, Detector, LexicalDetector, PairInput, Verdict,

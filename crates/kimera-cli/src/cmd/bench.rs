@@ -143,12 +143,16 @@ pub fn run(a: &BenchArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let pb = progress(g, idx.len() as u64, name);
         let started = Instant::now();
         let mut busy = 0f64;
-        for block in idx.chunks(1024) {
-            // Score in batches of 64 on the pool; each batch's time is shared by its pairs.
+        // Blocks and batches as the reactor cuts them (its default chunk, `sub_chunk`),
+        // so pairs/s is what a `kimera run` sees; each batch's time is shared by its pairs.
+        let chunk = kimera_reactor::RunConfig::default().chunk;
+        let workers = pool.current_num_threads();
+        for block in idx.chunks(chunk) {
             let t_block = Instant::now();
+            let sub = kimera_reactor::sub_chunk(chunk, block.len(), workers);
             let scored: Vec<(usize, kimera_reactor::Verdict, f64)> = pool.install(|| {
                 block
-                    .par_chunks(64)
+                    .par_chunks(sub)
                     .flat_map_iter(|batch| {
                         let inputs: Vec<PairInput<'_>> = batch
                             .iter()

@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     });
     let mut best = [f64::MAX; 2];
-    let mut split = [(0.0, 0.0); 2];
+    let mut split = [(0.0, 0.0, 0.0); 2];
     let mut graphs: [Option<Graph>; 2] = [None, None];
     for _ in 0..runs {
         for (k, l) in learners.iter().enumerate() {
@@ -33,7 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let s = t.elapsed().as_secs_f64();
             if s < best[k] {
                 best[k] = s;
-                split[k] = (r.times.extract.as_secs_f64(), r.times.graph.as_secs_f64());
+                split[k] = (
+                    r.times.extract.as_secs_f64(),
+                    r.times.graph.as_secs_f64(),
+                    r.times.serial.as_secs_f64(),
+                );
             }
             graphs[k] = Some(g);
         }
@@ -50,13 +54,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (k, w) in [1, 2].iter().enumerate() {
         println!(
             "{w} worker(s): best of {runs} {:.3} s = {:.0} statements/s \
-             (extract {:.3} s cpu, graph {:.3} s)",
+             (extract {:.3} s cpu, graph {:.3} s, of which serial {:.3} s)",
             best[k],
             n as f64 / best[k],
             split[k].0,
-            split[k].1
+            split[k].1,
+            split[k].2
         );
     }
-    println!("speed-up 2 vs 1 workers: {:.2}x", best[0] / best[1]);
+    // Amdahl: the serial part of the 2-worker run against the 1-worker time
+    let f = split[1].2 / best[0];
+    println!(
+        "speed-up 2 vs 1 workers: {:.2}x (serial fraction {:.1}%: Amdahl bound {:.2}x)",
+        best[0] / best[1],
+        100.0 * f,
+        1.0 / (f + (1.0 - f) / 2.0)
+    );
     Ok(())
 }

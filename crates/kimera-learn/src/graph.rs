@@ -93,6 +93,9 @@ pub struct Graph {
     scratch: Vec<ConceptId>,
     /// A statement's evidence while it is learned (kept to save an allocation).
     updates: Vec<Update>,
+    /// Source ids recorded by [`Graph::assign`] without entering them in
+    /// `source_ids` yet (see [`Graph::apply_parallel`]).
+    unindexed: Vec<SourceId>,
 }
 
 /// One piece of evidence for an association: statement `sid` saw it with this
@@ -294,7 +297,7 @@ impl Graph {
     pub fn learn(&mut self, id: &GeoidId, seen_at: i64, ex: &Extraction) -> bool {
         let mut updates = std::mem::take(&mut self.updates);
         updates.clear();
-        let learned = self.assign(id, seen_at, ex, &[], &mut updates);
+        let learned = self.assign(id, None, seen_at, ex, &[], &mut updates);
         for u in &updates {
             self.assocs[u.aid as usize].update(u, self.keep_sources);
             let f = &mut self.dirty.assoc_flag[u.aid as usize];
@@ -345,22 +348,35 @@ impl Graph {
     /// evidence each association receives to `out`, to be applied by
     /// [`Graph::apply_parallel`] (or in `learn`). `resolved` holds the ids
     /// [`Graph::resolve`] found (empty: look everything up here).
+    ///
+    /// `unique`: the caller's copy of `id` when it knows the statement is neither
+    /// learned nor repeated in its batch; then it is not looked up, and it is entered
+    /// in the learned set later, off this thread, by [`Graph::apply_parallel`].
     pub(crate) fn assign(
         &mut self,
         id: &GeoidId,
+        unique: Option<GeoidId>,
         seen_at: i64,
         ex: &Extraction,
         resolved: &[u32],
         out: &mut Vec<Update>,
     ) -> bool {
         let sid = self.sources_base + self.sources.len() as SourceId;
-        match self.source_ids.entry(id.clone()) {
-            Entry::Occupied(_) => return false,
-            Entry::Vacant(e) => {
-                e.insert(sid);
+        match unique {
+            Some(owned) => {
+                self.unindexed.push(sid);
+                self.sources.push(owned);
+            }
+            None => {
+                match self.source_ids.entry(id.clone()) {
+                    Entry::Occupied(_) => return false,
+                    Entry::Vacant(e) => {
+                        e.insert(sid);
+                    }
+                }
+                self.sources.push(id.clone());
             }
         }
-        self.sources.push(id.clone());
         let known = |i: usize| resolved.get(i).copied().unwrap_or(UNRESOLVED);
         let mut cids = std::mem::take(&mut self.scratch);
         cids.clear();
@@ -411,23 +427,42 @@ impl Graph {
     /// evidence in the same order as in [`Graph::learn`] and ends with bit-identical
     /// strength and the same source list. These are scattered writes into a large
     /// array (a cache miss each), which is why they are worth spreading over cores.
+    ///
+    /// Meanwhile another worker enters the statements [`Graph::assign`] recorded as
+    /// unique in the learned set (a hash insert each, taken off the one thread that
+    /// assigns ids).
     pub(crate) fn apply_parallel(&mut self, updates: &[Update]) {
-        use rayon::prelude::*;
-        let n = self.assocs.len();
+        let unindexed = std::mem::take(&mut self.unindexed);
+        let (sources, source_ids, base) = (&self.sources, &mut self.source_ids, self.sources_base);
+        let index = || {
+            for &sid in &unindexed {
+                source_ids.insert(sources[(sid - base) as usize].clone(), sid);
+            }
+        };
+        let assocs = &mut self.assocs;
+        let dirty = &mut self.dirty;
+        let keep = self.keep_sources;
+        rayon::join(index, || apply_updates(assocs, dirty, keep, updates));
+    }
+}
+
+/// [`Graph::apply_parallel`]'s evidence part.
+fn apply_updates(assocs: &mut [Association], dirty: &mut Dirty, keep: bool, updates: &[Update]) {
+    use rayon::prelude::*;
+    {
+        let n = assocs.len();
         if n == 0 || updates.is_empty() {
             return;
         }
-        let keep = self.keep_sources;
         let tasks = 4 * rayon::current_num_threads();
         let span = n.div_ceil(tasks).max(1024);
         let mut buckets: Vec<Vec<Update>> = vec![Vec::new(); n.div_ceil(span)];
         for u in updates {
             buckets[u.aid as usize / span].push(*u);
         }
-        let dirty: Vec<Vec<AssocId>> = self
-            .assocs
+        let flagged: Vec<Vec<AssocId>> = assocs
             .par_chunks_mut(span)
-            .zip(self.dirty.assoc_flag.par_chunks_mut(span))
+            .zip(dirty.assoc_flag.par_chunks_mut(span))
             .zip(buckets.par_iter())
             .enumerate()
             .map(|(k, ((assocs, flags), bucket))| {
@@ -444,9 +479,11 @@ impl Graph {
                 dirty
             })
             .collect();
-        self.dirty.assocs.extend(dirty.into_iter().flatten());
+        dirty.assocs.extend(flagged.into_iter().flatten());
     }
+}
 
+impl Graph {
     /// Appends a new association (already entered in `assoc_ids`).
     fn push_association(&mut self, key: Key, has_attr: bool, seen_at: i64) -> AssocId {
         let a = self.assocs.len() as AssocId;

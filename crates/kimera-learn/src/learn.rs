@@ -137,8 +137,13 @@ pub struct Progress {
 pub struct StageTimes {
     /// Extraction, summed over statements (CPU time across workers).
     pub extract: Duration,
-    /// Merging extractions into the graph (always on one thread).
+    /// Merging extractions into the graph (wall time; with several workers partly
+    /// spread over them).
     pub graph: Duration,
+    /// Of `graph`, what only one thread can do: recording statements and numbering new
+    /// concepts and associations in order ([`Graph::assign`]'s loop). With several
+    /// workers it overlaps the extraction of the next chunk.
+    pub serial: Duration,
     /// Wall time of the batch.
     pub wall: Duration,
 }
@@ -147,6 +152,7 @@ impl std::ops::AddAssign for StageTimes {
     fn add_assign(&mut self, o: Self) {
         self.extract += o.extract;
         self.graph += o.graph;
+        self.serial += o.serial;
         self.wall += o.wall;
     }
 }
@@ -328,18 +334,23 @@ fn resolve_chunk(graph: &Graph, extracted: &[Extracted]) -> Vec<Vec<u32>> {
 /// [`resolve_chunk`] found), only the order-dependent part is done here and the
 /// associations' evidence is returned, for [`Graph::apply_parallel`]; without, each
 /// statement is learned whole.
+///
+/// `unique` holds, per statement, a copy of its id made by a worker when the statement
+/// is known to be new and alone in its batch (see [`Graph::assign`]).
 fn merge<S: AsStatement>(
     graph: &mut Graph,
     offset: usize,
     chunk: &[S],
     extracted: &[Extracted],
+    mut unique: Vec<Option<GeoidId>>,
     resolved: Option<&[Vec<u32>]>,
     report: &mut LearnReport,
 ) -> Vec<Update> {
     let t = Instant::now();
     let mut updates = Vec::new();
     let mut cursor = 0;
-    for (i, (s, e)) in chunk.iter().zip(extracted).enumerate() {
+    unique.resize(chunk.len(), None);
+    for (i, ((s, e), own)) in chunk.iter().zip(extracted).zip(unique).enumerate() {
         if i % RESOLVE_BLOCK == 0 {
             cursor = 0;
         }
@@ -354,7 +365,7 @@ fn merge<S: AsStatement>(
                                 let n = ex.terms.len() + ex.links.len();
                                 cursor += n;
                                 let ids = &blocks[i / RESOLVE_BLOCK][cursor - n..cursor];
-                                graph.assign(s.id(), s.seen_at(), ex, ids, &mut updates)
+                                graph.assign(s.id(), own, s.seen_at(), ex, ids, &mut updates)
                             }
                             None => graph.learn(s.id(), s.seen_at(), ex),
                         };
@@ -373,8 +384,33 @@ fn merge<S: AsStatement>(
             }
         }
     }
-    report.times.graph += t.elapsed();
+    let spent = t.elapsed();
+    report.times.graph += spent;
+    report.times.serial += spent;
     updates
+}
+
+/// For each statement, whether its id occurs more than once in the batch (or shares a
+/// 64-bit hash with another: such statements only take the slower, checked path).
+fn repeated_ids<S: AsStatement + Sync>(batch: &[S]) -> Vec<bool> {
+    use std::hash::BuildHasher;
+    let h = rustc_hash::FxBuildHasher;
+    let hashes: Vec<u64> = batch.par_iter().map(|s| h.hash_one(s.id())).collect();
+    let mut sorted = hashes.clone();
+    sorted.par_sort_unstable();
+    let mut twice: Vec<u64> = sorted
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    if twice.is_empty() {
+        return vec![false; batch.len()];
+    }
+    twice.dedup();
+    hashes
+        .par_iter()
+        .map(|x| twice.binary_search(x).is_ok())
+        .collect()
 }
 
 /// One statement at a time on the calling thread: extract, merge.
@@ -394,7 +430,15 @@ fn learn_sequential<S, E>(
             .iter()
             .map(|s| (!graph.is_learned(s.id())).then(|| extract_isolated(s, extractor)))
             .collect();
-        merge(graph, ci * chunk.max(1), c, &extracted, None, report);
+        merge(
+            graph,
+            ci * chunk.max(1),
+            c,
+            &extracted,
+            Vec::new(),
+            None,
+            report,
+        );
         progress(&Progress {
             done: (ci * chunk.max(1) + c.len()) as u64,
             total: batch.len() as u64,
@@ -432,36 +476,44 @@ fn learn_parallel<S, E>(
     // statement repeated inside the batch is caught by `Graph::learn` at merge time.
     let known: Vec<bool> =
         pool.install(|| batch.par_iter().map(|s| graph.is_learned(s.id())).collect());
+    let repeated = pool.install(|| repeated_ids(batch));
     // small batches still get a few chunks, so that merging overlaps extraction
     let chunk = chunk.min(batch.len().div_ceil(4)).max(16);
     let total = batch.len() as u64;
     pool.install(|| {
-        let mut pending: Option<(usize, Vec<Extracted>)> = None;
+        let mut pending: Option<(usize, Vec<Extracted>, Vec<Option<GeoidId>>)> = None;
         let mut chunks = batch.chunks(chunk).enumerate();
         loop {
             let next = chunks.next();
             let t = Instant::now();
-            let resolved = pending.as_ref().map(|(_, ex)| resolve_chunk(graph, ex));
+            let resolved = pending.as_ref().map(|(_, ex, _)| resolve_chunk(graph, ex));
             report.times.graph += t.elapsed();
             let (merged, extracted) = rayon::join(
                 || {
-                    pending.take().map(|(offset, ex)| {
+                    pending.take().map(|(offset, ex, unique)| {
                         let c = &batch[offset..offset + ex.len()];
-                        let updates = merge(graph, offset, c, &ex, resolved.as_deref(), report);
+                        let r = resolved.as_deref();
+                        let updates = merge(graph, offset, c, &ex, unique, r, report);
                         (offset + c.len(), updates, ex)
                     })
                 },
                 || {
                     next.map(|(ci, c)| {
                         let offset = ci * chunk;
-                        let ex: Vec<Extracted> = c
+                        // a copy of each new, unrepeated id, made here rather than on
+                        // the thread that merges
+                        let (ex, unique): (Vec<Extracted>, Vec<Option<GeoidId>>) = c
                             .par_iter()
                             .enumerate()
                             .map(|(i, s)| {
-                                (!known[offset + i]).then(|| extract_isolated(s, extractor))
+                                let new = !known[offset + i];
+                                (
+                                    new.then(|| extract_isolated(s, extractor)),
+                                    (new && !repeated[offset + i]).then(|| s.id().clone()),
+                                )
                             })
-                            .collect();
-                        (offset, ex)
+                            .unzip();
+                        (offset, ex, unique)
                     })
                 },
             );

@@ -146,6 +146,40 @@ fn a_failing_or_panicking_statement_costs_only_itself() {
 }
 
 #[test]
+fn parallel_learning_skips_what_it_learned_and_retries_a_repeat_whose_first_failed() {
+    let mut batch = synth::statements(500, 60, 4);
+    // the same id twice: the first copy fails, the second must be learned
+    batch.insert(10, s("twice", "ERROR first copy"));
+    batch.insert(300, s("twice", "Zorbl is a widget."));
+    let picky = |text: &str, lang: &str| -> Result<Extraction, ExtractError> {
+        if text.starts_with("ERROR") {
+            return Err(ExtractError::TooLong(text.len()));
+        }
+        extract(text, lang)
+    };
+    let mut graphs = Vec::new();
+    for workers in [1, 2, 3] {
+        let l = learner(workers, 32);
+        let mut g = Graph::new();
+        let r = l.learn_batch_with(&mut g, &batch, &picky, |_| {});
+        assert_eq!((r.errors.len(), r.errors[0].index), (1, 10));
+        assert!(g.is_learned(&GeoidId("twice".into())));
+        assert!(batch.iter().skip(11).all(|x| g.is_learned(&x.id)));
+        let snapshot = g.clone();
+        let again = l.learn_batch_with(&mut g, &batch, &picky, |_| {});
+        // "twice" is learned now: neither copy is extracted again
+        assert_eq!(
+            (again.learned, again.errors.len()),
+            (0, 0),
+            "workers {workers}"
+        );
+        assert!(g == snapshot);
+        graphs.push(g);
+    }
+    assert!(graphs[0] == graphs[1] && graphs[0] == graphs[2]);
+}
+
+#[test]
 fn learning_twice_is_idempotent_but_new_sources_strengthen() {
     let batch = vec![s("a", "A cat is a mammal."), s("b", "Cats are mammals.")];
     let l = learner(1, 8);

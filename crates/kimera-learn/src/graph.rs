@@ -79,8 +79,12 @@ pub struct Graph {
     concept_ids: FxHashMap<String, ConceptId>,
     assocs: Vec<Association>,
     assoc_ids: FxHashMap<Key, AssocId>,
-    /// Associations touching each concept, either end, in creation order.
+    /// Associations touching each concept, either end, in creation order. The last
+    /// `new_ends.len()` associations are not in it yet: they are linked in after a
+    /// chunk's ids are assigned ([`Graph::link_new`]), by another worker in the
+    /// parallel path, to keep the thread that assigns ids short.
     adj: Vec<Vec<AssocId>>,
+    new_ends: Vec<(ConceptId, ConceptId)>,
     /// Learned statements from source id `sources_base` on: all of them (base 0) when
     /// provenance is kept, else those learned since the last delta.
     sources: Vec<GeoidId>,
@@ -267,7 +271,6 @@ impl Graph {
                     last_seen: seen_at,
                 });
                 self.concept_ids.insert(term.to_string(), id);
-                self.adj.push(Vec::new());
                 self.dirty.concept_flag.push(false);
                 id
             }
@@ -298,6 +301,7 @@ impl Graph {
         let mut updates = std::mem::take(&mut self.updates);
         updates.clear();
         let learned = self.assign(id, None, seen_at, ex, &[], &mut updates);
+        self.link_new();
         for u in &updates {
             self.assocs[u.aid as usize].update(u, self.keep_sources);
             let f = &mut self.dirty.assoc_flag[u.aid as usize];
@@ -434,15 +438,37 @@ impl Graph {
     pub(crate) fn apply_parallel(&mut self, updates: &[Update]) {
         let unindexed = std::mem::take(&mut self.unindexed);
         let (sources, source_ids, base) = (&self.sources, &mut self.source_ids, self.sources_base);
+        let ends = std::mem::take(&mut self.new_ends);
+        let (adj, nc, na) = (&mut self.adj, self.concepts.len(), self.assocs.len());
         let index = || {
             for &sid in &unindexed {
                 source_ids.insert(sources[(sid - base) as usize].clone(), sid);
             }
+            link(adj, nc, na, &ends);
         };
         let assocs = &mut self.assocs;
         let dirty = &mut self.dirty;
         let keep = self.keep_sources;
         rayon::join(index, || apply_updates(assocs, dirty, keep, updates));
+    }
+}
+
+/// Enters the last `ends.len()` of `assocs` associations (given by their ends) in the
+/// adjacency lists, one list per concept.
+fn link(
+    adj: &mut Vec<Vec<AssocId>>,
+    concepts: usize,
+    assocs: usize,
+    ends: &[(ConceptId, ConceptId)],
+) {
+    adj.resize_with(concepts, Vec::new);
+    let first = assocs - ends.len();
+    for (i, &(s, d)) in ends.iter().enumerate() {
+        let a = (first + i) as AssocId;
+        adj[s as usize].push(a);
+        if d != s {
+            adj[d as usize].push(a);
+        }
     }
 }
 
@@ -498,12 +524,17 @@ impl Graph {
             last_seen: seen_at,
             sources: Vec::new(),
         });
-        self.adj[key.0 as usize].push(a);
-        if key.3 != key.0 {
-            self.adj[key.3 as usize].push(a);
-        }
         self.dirty.assoc_flag.push(false);
+        self.new_ends.push((key.0, key.3));
         a
+    }
+
+    /// Enters the associations created since the last call in the adjacency lists.
+    fn link_new(&mut self) {
+        let ends = std::mem::take(&mut self.new_ends);
+        link(&mut self.adj, self.concepts.len(), self.assocs.len(), &ends);
+        self.new_ends = ends;
+        self.new_ends.clear();
     }
 
     /// The rows changed since the last call (or since loading), and forgets them.

@@ -40,6 +40,10 @@ fn parallel_equals_sequential_on_generated_statements() {
     for (workers, chunk) in [(2, 1024), (2, 7), (3, 100), (4, 5000)] {
         let par = learn(workers, chunk, &batch);
         assert!(par == seq, "workers {workers} chunk {chunk}");
+        // adjacency (built off the merging thread in parallel) in creation order
+        for c in 0..seq.counts().concepts as u32 {
+            assert_eq!(par.edges(c), seq.edges(c), "concept {c}");
+        }
     }
     let c = seq.counts();
     assert_eq!(c.statements, 5_000);
@@ -60,6 +64,9 @@ proptest! {
         let seq = learn(1, chunk, &batch);
         let par = learn(workers, chunk, &batch);
         prop_assert!(par == seq);
+        for c in 0..seq.counts().concepts as u32 {
+            prop_assert_eq!(par.edges(c), seq.edges(c));
+        }
     }
 
     /// The parallel merge looks ids up in the graph as it was before each chunk
@@ -93,6 +100,9 @@ proptest! {
         let (seq2, seq1, seq) = run(1);
         let (par2, par1, par) = run(workers);
         prop_assert!(par == seq);
+        for c in 0..seq.counts().concepts as u32 {
+            prop_assert_eq!(par.edges(c), seq.edges(c));
+        }
         prop_assert_eq!(par1, seq1);
         prop_assert_eq!(par2, seq2);
     }

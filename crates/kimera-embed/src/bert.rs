@@ -14,10 +14,10 @@
 //! not depend on how many rows the batch has, which is what makes the encoder's output
 //! bit-identical whatever the batch size and thread count.
 //!
-//! The maths is HF `BertModel` in eval mode (no dropout), absolute positions, no padding
-//! (the caller batches sequences of equal length only). Token types are 0 for sentence
-//! embeddings; the cross-encoder of kimera-detect passes 0/1 for a packed pair
-//! (see [`BertModel`]).
+//! The maths is HF `BertModel` in eval mode (no dropout), absolute positions, no padding:
+//! sequences of any lengths run as one ragged batch (see `Bert::pooled_ragged`). Token
+//! types are 0 for sentence embeddings; the cross-encoder of kimera-detect passes 0/1 for
+//! a packed pair (see [`BertModel`]).
 
 use std::collections::HashMap;
 use std::path::Path;

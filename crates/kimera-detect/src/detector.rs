@@ -9,7 +9,7 @@
 //! decides no pair differently from the full blend (with a margin for unseen data).
 //! Before both, a pair where one statement is the other plus a whole-statement denial
 //! ("… is false", "It is not true that …", in en/fr/ar; see
-//! [`explicit_denial`](crate::features::explicit_denial)) is a contradiction outright:
+//! [`explicit_denial`]) is a contradiction outright:
 //! the SICK-trained models only half recognise that pattern outside English.
 
 use std::path::{Path, PathBuf};

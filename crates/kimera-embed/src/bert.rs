@@ -430,9 +430,10 @@ impl BertModel {
     /// `(token ids, token type ids)` sequence, in order.
     ///
     /// The sequences are cut, in order, into one ragged batch per thread of the current
-    /// rayon pool (or a multiple, keeping each near [`crate::minilm::MAX_BATCH_TOKENS`]
-    /// tokens, the memory bound), each run as one forward pass with no padding. A sequence's result
-    /// is bit-identical whatever else is in the call and however many threads run it.
+    /// rayon pool (or a multiple of that, keeping each near 4,096 tokens, the memory
+    /// bound the sentence encoder uses too), each run as one forward pass with no
+    /// padding. A sequence's result is bit-identical whatever else is in the call and
+    /// however many threads run it.
     pub fn pooled(&self, seqs: &[(&[u32], &[u32])]) -> Result<Vec<Vec<f32>>> {
         use rayon::prelude::*;
         if let Some((i, _)) = seqs

@@ -237,7 +237,7 @@ impl MiniLmEncoder {
         self.pool.current_num_threads()
     }
 
-    /// Token ids of `text` as the model sees them (with [CLS]/[SEP], truncated).
+    /// Token ids of `text` as the model sees them (with `[CLS]`/`[SEP]`, truncated).
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
             .tokenizer

@@ -6,7 +6,8 @@
 //! the band between goes through the cross-encoder (milliseconds per pair), whose
 //! probability, blended with the head's, decides. Floor, ceiling, blend weight and
 //! threshold are stored in `cascade.json`, chosen on the dev set so that on dev the head
-//! decides no pair differently from the full blend (with a margin for unseen data).
+//! never undoes a correct decision of the full blend (with a margin for unseen data; see
+//! [`calibrate_cascade`]).
 //! Before both, a pair where one statement is the other plus a whole-statement denial
 //! ("… is false", "It is not true that …", in en/fr/ar; see
 //! [`explicit_denial`]) is a contradiction outright:

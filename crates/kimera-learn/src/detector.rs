@@ -64,21 +64,6 @@ mod tests {
     use super::*;
     use crate::{LearnOptions, Learner, Statement};
 
-    fn pair<'a>(a: &'a str, b: &'a str) -> PairInput<'a> {
-        PairInput {
-            a_id: "a",
-            b_id: "b",
-            a_text: a,
-            b_text: b,
-            a_lang: "en",
-            b_lang: "en",
-            a_vec: &[],
-            b_vec: &[],
-            cosine: 0.9,
-            resonance: 0.9,
-        }
-    }
-
     #[test]
     fn flags_conflicting_facts_with_the_learned_associations_as_evidence() {
         let facts = [
@@ -96,14 +81,15 @@ mod tests {
         let d = GraphDetector::new(g);
         assert_eq!(d.name(), "graph");
         let v = d.score_batch(&[
-            pair(facts[0], facts[2]),
-            pair(facts[0], facts[1]),
-            pair(facts[4], "A zarn is a blim."),
-            pair(
+            PairInput::texts(facts[0], facts[2], 0.9),
+            PairInput::texts(facts[0], facts[1], 0.9),
+            PairInput::texts(facts[4], "A zarn is a blim.", 0.9),
+            PairInput::texts(
                 "The capital of Veldia is Orsk.",
                 "The capital of Pemia is Marn.",
+                0.9,
             ),
-            pair("A zarn is a glorp.", "A zarn is a mammal."),
+            PairInput::texts("A zarn is a glorp.", "A zarn is a mammal.", 0.9),
         ]);
         assert!(v[0].contradiction, "{:?}", v[0]);
         assert_eq!(v[0].evidence["rule"], "attribute");
@@ -119,7 +105,11 @@ mod tests {
         assert!(!v[3].contradiction && !v[4].contradiction, "{v:?}");
         assert_eq!(v[3], Verdict::none());
         // without the graph, the learned opposite is unknown
-        let blank = GraphDetector::default().score_batch(&[pair(facts[4], "A zarn is a blim.")]);
+        let blank = GraphDetector::default().score_batch(&[PairInput::texts(
+            facts[4],
+            "A zarn is a blim.",
+            0.9,
+        )]);
         assert!(!blank[0].contradiction);
     }
 
@@ -135,7 +125,7 @@ mod tests {
         ];
         let pairs: Vec<PairInput<'_>> = texts
             .iter()
-            .flat_map(|a| texts.iter().map(move |b| pair(a, b)))
+            .flat_map(|a| texts.iter().map(move |b| PairInput::texts(a, b, 0.9)))
             .collect();
         let d = GraphDetector::default();
         let all = d.score_batch(&pairs);

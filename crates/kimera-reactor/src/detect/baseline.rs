@@ -55,21 +55,20 @@ impl Detector for BaselineDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::test_util::pair;
 
     #[test]
     fn scars_below_threshold_with_weight_one_minus_resonance() {
         let d = BaselineDetector::default();
         let v = d.score_batch(&[
-            pair("x", "y", 0.1),
-            pair("x", "y", 0.3),
-            pair("x", "y", 0.9),
+            PairInput::texts("x", "y", 0.1),
+            PairInput::texts("x", "y", 0.3),
+            PairInput::texts("x", "y", 0.9),
         ]);
         assert!(v[0].contradiction && (v[0].score - 0.9).abs() < 1e-6);
         assert_eq!(v[0].evidence["rule"], "low_resonance");
         assert!(!v[1].contradiction, "threshold is strict");
         assert!(!v[2].contradiction);
-        let neg = d.score_batch(&[pair("x", "y", -0.5)]);
+        let neg = d.score_batch(&[PairInput::texts("x", "y", -0.5)]);
         assert_eq!(neg[0].score, 1.0, "weight is clamped to 1");
     }
 }

@@ -712,8 +712,8 @@ mod tests {
         assert!(!d.judge("Fire is hot", "Fire is cold", 0.2).contradiction);
         assert!(d.judge("Fire is hot", "Fire is cold", 0.5).contradiction);
         let v = d.score_batch(&[
-            crate::detect::test_util::pair("The sky is blue", "The sky is not blue", 0.9),
-            crate::detect::test_util::pair("The sky is blue", "The sky is not blue", 0.1),
+            PairInput::texts("The sky is blue", "The sky is not blue", 0.9),
+            PairInput::texts("The sky is blue", "The sky is not blue", 0.1),
         ]);
         assert_eq!((v[0].contradiction, v[1].contradiction), (true, false));
         assert!(v[0].score > 0.8 && v[0].score <= 1.0);

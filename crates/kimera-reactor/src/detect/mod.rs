@@ -36,6 +36,25 @@ pub struct PairInput<'a> {
     pub resonance: f32,
 }
 
+impl<'a> PairInput<'a> {
+    /// A pair of two English texts without vectors, with the given cosine (and resonance
+    /// equal to it): what the text-only rules need, e.g. in their tests.
+    pub fn texts(a: &'a str, b: &'a str, cosine: f32) -> PairInput<'a> {
+        PairInput {
+            a_id: "a",
+            b_id: "b",
+            a_text: a,
+            b_text: b,
+            a_lang: "en",
+            b_lang: "en",
+            a_vec: &[],
+            b_vec: &[],
+            cosine,
+            resonance: cosine,
+        }
+    }
+}
+
 /// A detector's judgement of one pair.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -100,27 +119,6 @@ pub fn detectors_from_list(list: &str) -> Result<Vec<Box<dyn Detector>>, Reactor
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-pub(crate) mod test_util {
-    use super::PairInput;
-
-    /// A pair with the given texts and cosine (resonance = cosine), for rule tests.
-    pub fn pair<'a>(a: &'a str, b: &'a str, cosine: f32) -> PairInput<'a> {
-        PairInput {
-            a_id: "a",
-            b_id: "b",
-            a_text: a,
-            b_text: b,
-            a_lang: "en",
-            b_lang: "en",
-            a_vec: &[],
-            b_vec: &[],
-            cosine,
-            resonance: cosine,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -347,6 +347,26 @@ fn graph_detector_scars_exactly_the_planted_conflicts_of_labelled_pairs() {
     assert_eq!(graph_scars(&db), planted_conflicts());
 }
 
+/// Writes `text` to `name` beside the store and learns it (English).
+fn learn_text(db: &Path, name: &str, text: &str) {
+    let f = db.with_file_name(name);
+    std::fs::write(&f, text).unwrap();
+    kimera(db)
+        .args(["learn", "--lang", "en"])
+        .arg(&f)
+        .assert()
+        .success();
+}
+
+/// Embeds the store's statements with the real model.
+fn embed(db: &Path, model: &Path) {
+    kimera(db)
+        .env("KIMERA_MODEL_DIR", model)
+        .arg("embed")
+        .assert()
+        .success();
+}
+
 #[test]
 fn graph_detector_on_nearest_neighbours_with_the_real_model() {
     let Some(model) = real_model_dir() else {
@@ -354,18 +374,8 @@ fn graph_detector_on_nearest_neighbours_with_the_real_model() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");
-    let f = dir.path().join("planted.txt");
-    std::fs::write(&f, PLANTED).unwrap();
-    kimera(&db)
-        .args(["learn", "--lang", "en"])
-        .arg(&f)
-        .assert()
-        .success();
-    kimera(&db)
-        .env("KIMERA_MODEL_DIR", &model)
-        .arg("embed")
-        .assert()
-        .success();
+    learn_text(&db, "planted.txt", PLANTED);
+    embed(&db, &model);
     kimera(&db)
         .args(["run", "--pairing", "ann", "--detectors", "graph"])
         .args(["--k", "9", "--min-sim", "0.0"])
@@ -381,18 +391,12 @@ fn related_adds_embedding_neighbours_when_the_store_has_vectors() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");
-    let f = dir.path().join("facts.txt");
-    std::fs::write(
-        &f,
+    learn_text(
+        &db,
+        "facts.txt",
         "Smoking causes cancer.\nCancer is a disease.\n\
          A malignant tumour is an abnormal growth of tissue.\nBicycles have two wheels.\n",
-    )
-    .unwrap();
-    kimera(&db)
-        .args(["learn", "--lang", "en"])
-        .arg(&f)
-        .assert()
-        .success();
+    );
     // no vectors yet: graph neighbours and a one-line notice
     let out = kimera(&db)
         .env("KIMERA_MODEL_DIR", &model)
@@ -408,11 +412,7 @@ fn related_adds_embedding_neighbours_when_the_store_has_vectors() {
     assert!(rows.iter().all(|r| r["via"] == "graph"), "{rows:?}");
     assert!(rows.iter().any(|r| r["term"] == "smoking"));
 
-    kimera(&db)
-        .env("KIMERA_MODEL_DIR", &model)
-        .arg("embed")
-        .assert()
-        .success();
+    embed(&db, &model);
     let out = kimera(&db)
         .env("KIMERA_MODEL_DIR", &model)
         .args(["--json", "related", "cancer"])

@@ -342,28 +342,25 @@ fn bounded_and_full_graphs_give_the_same_deltas() {
     }
 }
 
-#[test]
-fn a_stored_graph_with_a_gap_in_its_statement_ids_is_refused() {
+/// A store holding the graph of one learned fact, then damaged by `sql`.
+fn stored_graph_damaged_by(sql: &str) -> Store {
     let mut store = Store::open_in_memory().unwrap();
     let mut g = learn(1, 8, &[s("a", "A cat is a mammal.")]);
     g.save(&mut store).unwrap();
+    store.conn().execute(sql, []).unwrap();
     store
-        .conn()
-        .execute("INSERT INTO learned (id, geoid) VALUES (5, 'gx')", [])
-        .unwrap();
+}
+
+#[test]
+fn a_stored_graph_with_a_gap_in_its_statement_ids_is_refused() {
+    let store = stored_graph_damaged_by("INSERT INTO learned (id, geoid) VALUES (5, 'gx')");
     let err = Graph::load_bounded(&store).unwrap_err().to_string();
     assert!(err.contains("2 rows but its ids run to 6"), "{err}");
 }
 
 #[test]
 fn corrupt_stored_graph_is_refused_with_the_row() {
-    let mut store = Store::open_in_memory().unwrap();
-    let mut g = learn(1, 8, &[s("a", "A cat is a mammal.")]);
-    g.save(&mut store).unwrap();
-    store
-        .conn()
-        .execute("UPDATE associations SET kind = 'loves' WHERE id = 0", [])
-        .unwrap();
+    let store = stored_graph_damaged_by("UPDATE associations SET kind = 'loves' WHERE id = 0");
     let err = Graph::load(&store, true).unwrap_err().to_string();
     assert!(err.contains("associations.kind \"loves\""), "{err}");
 }

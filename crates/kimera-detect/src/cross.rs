@@ -128,14 +128,23 @@ impl Base {
 /// The trained cross-encoder: base + adapters + head.
 #[derive(Debug, Clone)]
 pub struct CrossModel {
+    /// The base model; its tensors are dropped once a loaded model has its inference
+    /// form (they are folded into it).
     base: Base,
-    bert: LoraBert,
-    /// The inference form of `bert` for a loaded model: adapters folded into the base
-    /// weights, run by kimera-embed's fast forward pass ([`CrossModel::inference`]).
-    /// `None` while training (the adapters change every step, so it is built per call).
-    infer: Option<Arc<Inference>>,
+    encoder: Encoder,
     vars: HashMap<String, Var>,
     lora: LoraConfig,
+}
+
+/// The encoder of a [`CrossModel`].
+#[derive(Debug, Clone)]
+enum Encoder {
+    /// Adapters beside the frozen weights, differentiable: a model being trained (its
+    /// inference form is built per call, as the adapters change every step).
+    Training(LoraBert),
+    /// A loaded model: adapters folded into the base weights, run by kimera-embed's
+    /// fast forward pass ([`CrossModel::inference`]). It cannot be trained further.
+    Inference(Arc<Inference>),
 }
 
 /// Head tensors, created seeded like the adapters.
@@ -161,8 +170,7 @@ impl CrossModel {
         init_head(&mut vars, base.cfg.hidden_size, &mut rng)?;
         Ok(CrossModel {
             base,
-            bert,
-            infer: None,
+            encoder: Encoder::Training(bert),
             vars,
             lora,
         })
@@ -213,12 +221,16 @@ impl CrossModel {
         }
         let mut model = CrossModel {
             base,
-            bert,
-            infer: None,
+            encoder: Encoder::Training(bert),
             vars,
             lora,
         };
-        model.infer = Some(model.inference()?);
+        let Encoder::Training(bert) = &model.encoder else {
+            unreachable!("built just above")
+        };
+        model.encoder = Encoder::Inference(model.inference(bert)?);
+        // Folded into the inference form: ~90 MB the loaded model need not keep twice.
+        model.base.tensors = HashMap::new();
         Ok(model)
     }
 
@@ -241,7 +253,12 @@ impl CrossModel {
     }
 
     fn logits(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let h = self.bert.forward(ids, types, mask)?;
+        let Encoder::Training(bert) = &self.encoder else {
+            return Err(DetectError::Model(
+                "a loaded cross-encoder is inference-only".into(),
+            ));
+        };
+        let h = bert.forward(ids, types, mask)?;
         self.head_logits(&mean_pool(&h, mask)?)
     }
 
@@ -261,9 +278,9 @@ impl CrossModel {
     /// kimera-embed's forward pass, which computes the same maths ~2× faster than candle
     /// ops on CPU. Probabilities agree with the training form to float rounding (tested
     /// to 1e-5).
-    fn inference(&self) -> Result<Arc<Inference>> {
+    fn inference(&self, bert: &LoraBert) -> Result<Arc<Inference>> {
         let mut tensors = self.base.tensors.clone();
-        for (name, w) in self.bert.folded_weights()? {
+        for (name, w) in bert.folded_weights()? {
             tensors.insert(name, w);
         }
         Ok(Arc::new(Inference {
@@ -285,9 +302,9 @@ impl CrossModel {
         for (a, b) in pairs {
             enc.push(self.base.encode_pair(a, b)?);
         }
-        let infer = match &self.infer {
-            Some(m) => Arc::clone(m),
-            None => self.inference()?,
+        let infer = match &self.encoder {
+            Encoder::Inference(m) => Arc::clone(m),
+            Encoder::Training(bert) => self.inference(bert)?,
         };
         let seqs: Vec<(&[u32], &[u32])> = enc
             .iter()

@@ -5,6 +5,10 @@
 //! - `stages`: extraction alone vs. merging alone on 20,000 statements;
 //! - `threshold/<n>/{1,2}`: small batches, to place `PARALLEL_THRESHOLD`.
 
+// The same allocator as the `kimera` binary, so that these figures are its figures.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kimera_learn::{Graph, LearnOptions, Learner, extract, synth};
 

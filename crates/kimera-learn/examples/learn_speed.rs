@@ -1,10 +1,20 @@
 //! 1 vs. 2 workers on the same generated batch, interleaved so that a load change on
 //! a shared machine hits both alike; prints the best of N runs of each and its stage
 //! split: `cargo run --release -p kimera-learn --example learn_speed -- 100000 5 [CHUNK]`.
+//!
+//! As a control it also times extraction alone (no graph, nothing shared) on pools of
+//! 1 and 2 threads: the speed-up this machine gives to perfectly parallel work at that
+//! moment, which is the ceiling for the learning speed-up (on a shared VM it is often
+//! well below 2).
+
+// The same allocator as the `kimera` binary, so that these figures are its figures.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use kimera_learn::{Graph, LearnOptions, Learner, synth};
+use kimera_learn::{Graph, LearnOptions, Learner, extract, synth};
+use rayon::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -21,6 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         })
     });
+    let pools = [1, 2].map(|w| rayon::ThreadPoolBuilder::new().num_threads(w).build());
+    let mut control = [f64::MAX; 2];
     let mut best = [f64::MAX; 2];
     let mut split = [(0.0, 0.0, 0.0); 2];
     let mut graphs: [Option<Graph>; 2] = [None, None];
@@ -40,6 +52,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             graphs[k] = Some(g);
+        }
+        for (k, p) in pools.iter().enumerate() {
+            let p = p.as_ref().map_err(|e| e.to_string())?;
+            let t = Instant::now();
+            let ex: Vec<_> = p.install(|| {
+                batch
+                    .par_iter()
+                    .map(|s| extract(&s.text, &s.lang))
+                    .collect()
+            });
+            control[k] = control[k].min(t.elapsed().as_secs_f64());
+            drop(ex);
         }
     }
     assert!(
@@ -71,6 +95,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         best[0] / best[1],
         100.0 * f,
         1.0 / (f + (1.0 - f) / 2.0)
+    );
+    println!(
+        "control, extraction alone (nothing shared): 1 worker {:.3} s, 2 workers {:.3} s, {:.2}x",
+        control[0],
+        control[1],
+        control[0] / control[1]
     );
     Ok(())
 }

@@ -37,7 +37,7 @@ pub type AssocId = u32;
 pub type SourceId = u32;
 
 const NO_ATTR: u32 = u32::MAX;
-/// "Not in the graph yet" in [`Graph::resolve`]'s output.
+/// "Not in the graph yet" in [`Ids::resolve`]'s output.
 pub(crate) const UNRESOLVED: u32 = u32::MAX;
 
 /// A concept: a normalised term.
@@ -314,36 +314,12 @@ impl Graph {
         learned
     }
 
-    /// Appends to `out`, for each of `ex`'s terms then each of its links, the concept
-    /// or association id the graph already has for it, or [`UNRESOLVED`].
-    ///
-    /// This is the hashing part of [`Graph::learn`], done read-only so that workers can
-    /// run it on a chunk in parallel. Ids only ever get added, so an id resolved before
-    /// a chunk is merged is still right while it is merged.
-    pub(crate) fn resolve(&self, ex: &Extraction, out: &mut Vec<u32>) {
-        let start = out.len();
-        out.extend(ex.terms.iter().map(|t| {
-            self.concept_ids
-                .get(t.as_str())
-                .copied()
-                .unwrap_or(UNRESOLVED)
-        }));
-        for l in &ex.links {
-            let cids = &out[start..start + ex.terms.len()];
-            let (s, d) = (cids[l.src as usize], cids[l.dst as usize]);
-            let attr = l.attr.map_or(NO_ATTR, |a| cids[a as usize]);
-            // (NO_ATTR and UNRESOLVED are the same number: test the attribute only
-            // when there is one)
-            let attr_unknown = l.attr.is_some() && attr == UNRESOLVED;
-            let aid = if s == UNRESOLVED || d == UNRESOLVED || attr_unknown {
-                UNRESOLVED
-            } else {
-                self.assoc_ids
-                    .get(&(s, l.rel, attr, d))
-                    .copied()
-                    .unwrap_or(UNRESOLVED)
-            };
-            out.push(aid);
+    /// The id maps, for [`Ids::resolve`]: a view that can be used while
+    /// [`Graph::apply_parallel`] updates the rest of the graph.
+    pub(crate) fn ids(&self) -> Ids<'_> {
+        Ids {
+            concept_ids: &self.concept_ids,
+            assoc_ids: &self.assoc_ids,
         }
     }
 
@@ -351,7 +327,7 @@ impl Graph {
     /// concepts, gives new concepts and associations their ids, and appends the
     /// evidence each association receives to `out`, to be applied by
     /// [`Graph::apply_parallel`] (or in `learn`). `resolved` holds the ids
-    /// [`Graph::resolve`] found (empty: look everything up here).
+    /// [`Ids::resolve`] found (empty: look everything up here).
     ///
     /// `unique`: the caller's copy of `id` when it knows the statement is neither
     /// learned nor repeated in its batch; then it is not looked up, and it is entered
@@ -434,8 +410,14 @@ impl Graph {
     ///
     /// Meanwhile another worker enters the statements [`Graph::assign`] recorded as
     /// unique in the learned set (a hash insert each, taken off the one thread that
-    /// assigns ids).
-    pub(crate) fn apply_parallel(&mut self, updates: &[Update]) {
+    /// assigns ids), and the pool also runs `beside`, which gets the id maps (left
+    /// unchanged here): the caller resolves the next chunk with them, so that one
+    /// synchronisation per chunk serves both steps. Returns what `beside` returns.
+    pub(crate) fn apply_parallel<R: Send>(
+        &mut self,
+        updates: &[Update],
+        beside: impl FnOnce(Ids<'_>) -> R + Send,
+    ) -> R {
         let unindexed = std::mem::take(&mut self.unindexed);
         let (sources, source_ids, base) = (&self.sources, &mut self.source_ids, self.sources_base);
         let ends = std::mem::take(&mut self.new_ends);
@@ -446,10 +428,64 @@ impl Graph {
             }
             link(adj, nc, na, &ends);
         };
+        let ids = Ids {
+            concept_ids: &self.concept_ids,
+            assoc_ids: &self.assoc_ids,
+        };
         let assocs = &mut self.assocs;
         let dirty = &mut self.dirty;
         let keep = self.keep_sources;
-        rayon::join(index, || apply_updates(assocs, dirty, keep, updates));
+        let ((), ((), r)) = rayon::join(index, || {
+            rayon::join(
+                || apply_updates(assocs, dirty, keep, updates),
+                || beside(ids),
+            )
+        });
+        r
+    }
+}
+
+/// The maps from terms and association keys to ids, borrowed apart from the rest of the
+/// graph (see [`Graph::ids`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Ids<'a> {
+    concept_ids: &'a FxHashMap<String, ConceptId>,
+    assoc_ids: &'a FxHashMap<Key, AssocId>,
+}
+
+impl Ids<'_> {
+    /// Appends to `out`, for each of `ex`'s terms then each of its links, the concept
+    /// or association id the graph already has for it, or [`UNRESOLVED`].
+    ///
+    /// This is the hashing part of [`Graph::learn`], done read-only so that workers can
+    /// run it on a chunk in parallel (also while the previous chunk's evidence is
+    /// applied, which changes neither map). Ids only ever get added, so an id resolved before
+    /// a chunk is merged is still right while it is merged.
+    pub(crate) fn resolve(&self, ex: &Extraction, out: &mut Vec<u32>) {
+        let start = out.len();
+        out.extend(ex.terms.iter().map(|t| {
+            self.concept_ids
+                .get(t.as_str())
+                .copied()
+                .unwrap_or(UNRESOLVED)
+        }));
+        for l in &ex.links {
+            let cids = &out[start..start + ex.terms.len()];
+            let (s, d) = (cids[l.src as usize], cids[l.dst as usize]);
+            let attr = l.attr.map_or(NO_ATTR, |a| cids[a as usize]);
+            // (NO_ATTR and UNRESOLVED are the same number: test the attribute only
+            // when there is one)
+            let attr_unknown = l.attr.is_some() && attr == UNRESOLVED;
+            let aid = if s == UNRESOLVED || d == UNRESOLVED || attr_unknown {
+                UNRESOLVED
+            } else {
+                self.assoc_ids
+                    .get(&(s, l.rel, attr, d))
+                    .copied()
+                    .unwrap_or(UNRESOLVED)
+            };
+            out.push(aid);
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::LearnError;
 use crate::extract::{ExtractError, Extraction, extract};
-use crate::graph::{Graph, Update};
+use crate::graph::{Graph, Ids, Update};
 
 /// Below this many statements a batch is learned sequentially even with several
 /// workers: measured with `cargo bench -p kimera-learn` (`threshold` group), parallel
@@ -313,16 +313,16 @@ where
 const RESOLVE_BLOCK: usize = 64;
 
 /// The hashing half of merging a chunk, on all workers: for every statement, the ids
-/// its terms and links already have (see [`Graph::resolve`]), in blocks of
+/// its terms and links already have (see [`Ids::resolve`]), in blocks of
 /// [`RESOLVE_BLOCK`] statements, one flat vector per block.
-fn resolve_chunk(graph: &Graph, extracted: &[Extracted]) -> Vec<Vec<u32>> {
+fn resolve_chunk(ids: Ids<'_>, extracted: &[Extracted]) -> Vec<Vec<u32>> {
     extracted
         .par_chunks(RESOLVE_BLOCK)
         .map(|block| {
             let mut out = Vec::new();
             for e in block {
                 if let Some((Ok(ex), _)) = e {
-                    graph.resolve(ex, &mut out);
+                    ids.resolve(ex, &mut out);
                 }
             }
             out
@@ -447,19 +447,34 @@ fn learn_sequential<S, E>(
     }
 }
 
+/// A chunk on its way through [`learn_parallel`]'s pipeline.
+struct Chunk {
+    /// Position of its first statement in the batch.
+    offset: usize,
+    extracted: Vec<Extracted>,
+    /// Copies of the ids of new, unrepeated statements (see [`Graph::assign`]).
+    unique: Vec<Option<GeoidId>>,
+}
+
 /// Chunks are extracted by all workers while the previous chunk is merged into the
 /// graph: `rayon::join` runs the merge on this thread and the extraction of the next
 /// chunk on the others (and on this one once the merge is done), so the sequential
 /// merge hides behind the parallel extraction instead of adding to it.
 ///
 /// The merge itself is cut in three so that only what depends on order stays on one
-/// thread: all workers first look the chunk's terms and links up in the graph
-/// (read-only, [`resolve_chunk`]); this thread then records the statements and gives
-/// new concepts and associations their ids ([`Graph::assign`]), while the others
-/// extract; finally all workers apply the evidence to the associations, each to a
-/// range of ids, in order ([`Graph::apply_parallel`]). Merging whole on one thread
-/// took longer than extracting (hash lookups and cache misses in a large graph), and
-/// 2 workers were slower than 1.
+/// thread: all workers look the chunk's terms and links up in the graph (read-only,
+/// [`resolve_chunk`]); one thread then records the statements and gives new concepts
+/// and associations their ids ([`Graph::assign`]), while the others extract the next
+/// chunk; then all workers apply the evidence to the associations, each to a range of
+/// ids, in order ([`Graph::apply_parallel`]). Merging whole on one thread took longer
+/// than extracting (hash lookups and cache misses in a large graph), and 2 workers
+/// were slower than 1.
+///
+/// Each step waits for the previous one, so a chunk costs two synchronisations of the
+/// pool: (merge chunk k ‖ extract chunk k+1), then (apply chunk k's evidence ‖ resolve
+/// chunk k+1 ‖ free chunk k's extractions). Resolving k+1 beside the evidence of k is
+/// sound because applying evidence changes no id map, and it sees every id chunk k
+/// created since that merge is done.
 fn learn_parallel<S, E>(
     pool: &rayon::ThreadPool,
     chunk: usize,
@@ -480,60 +495,73 @@ fn learn_parallel<S, E>(
     // small batches still get a few chunks, so that merging overlaps extraction
     let chunk = chunk.min(batch.len().div_ceil(4)).max(16);
     let total = batch.len() as u64;
+    let extract_chunk = |ci: usize, c: &[S]| {
+        let offset = ci * chunk;
+        // a copy of each new, unrepeated id, made here rather than on the thread that
+        // merges
+        let (extracted, unique) = c
+            .par_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let new = !known[offset + i];
+                (
+                    new.then(|| extract_isolated(s, extractor)),
+                    (new && !repeated[offset + i]).then(|| s.id().clone()),
+                )
+            })
+            .unzip();
+        Chunk {
+            offset,
+            extracted,
+            unique,
+        }
+    };
     pool.install(|| {
-        let mut pending: Option<(usize, Vec<Extracted>, Vec<Option<GeoidId>>)> = None;
+        // the chunk extracted and resolved, waiting to be merged
+        let mut pending: Option<(Chunk, Vec<Vec<u32>>)> = None;
         let mut chunks = batch.chunks(chunk).enumerate();
         loop {
             let next = chunks.next();
-            let t = Instant::now();
-            let resolved = pending.as_ref().map(|(_, ex, _)| resolve_chunk(graph, ex));
-            report.times.graph += t.elapsed();
             let (merged, extracted) = rayon::join(
                 || {
-                    pending.take().map(|(offset, ex, unique)| {
-                        let c = &batch[offset..offset + ex.len()];
-                        let r = resolved.as_deref();
-                        let updates = merge(graph, offset, c, &ex, unique, r, report);
-                        (offset + c.len(), updates, ex)
+                    pending.take().map(|(c, resolved)| {
+                        let statements = &batch[c.offset..c.offset + c.extracted.len()];
+                        let updates = merge(
+                            graph,
+                            c.offset,
+                            statements,
+                            &c.extracted,
+                            c.unique,
+                            Some(&resolved),
+                            report,
+                        );
+                        (c.offset + statements.len(), updates, c.extracted)
                     })
                 },
-                || {
-                    next.map(|(ci, c)| {
-                        let offset = ci * chunk;
-                        // a copy of each new, unrepeated id, made here rather than on
-                        // the thread that merges
-                        let (ex, unique): (Vec<Extracted>, Vec<Option<GeoidId>>) = c
-                            .par_iter()
-                            .enumerate()
-                            .map(|(i, s)| {
-                                let new = !known[offset + i];
-                                (
-                                    new.then(|| extract_isolated(s, extractor)),
-                                    (new && !repeated[offset + i]).then(|| s.id().clone()),
-                                )
-                            })
-                            .unzip();
-                        (offset, ex, unique)
-                    })
-                },
+                || next.map(|(ci, c)| extract_chunk(ci, c)),
             );
-            if let Some((done, updates, ex)) = merged {
-                // the extractions are freed by the workers, off this thread's critical path
-                let t = Instant::now();
-                rayon::join(
-                    || graph.apply_parallel(&updates),
-                    || ex.into_par_iter().for_each(drop),
-                );
-                report.times.graph += t.elapsed();
-                progress(&Progress {
-                    done: done as u64,
-                    total,
-                    errors: report.errors.len() as u64,
-                });
-            }
-            match extracted {
-                Some(e) => pending = Some(e),
-                None => break,
+            let t = Instant::now();
+            let resolve =
+                |ids: Ids<'_>| extracted.as_ref().map(|c| resolve_chunk(ids, &c.extracted));
+            let resolved = match merged {
+                Some((done, updates, ex)) => {
+                    // the extractions are freed by the workers, off the merging thread
+                    let resolved = graph.apply_parallel(&updates, |ids| {
+                        rayon::join(|| resolve(ids), || ex.into_par_iter().for_each(drop)).0
+                    });
+                    progress(&Progress {
+                        done: done as u64,
+                        total,
+                        errors: report.errors.len() as u64,
+                    });
+                    resolved
+                }
+                None => resolve(graph.ids()),
+            };
+            report.times.graph += t.elapsed();
+            match (extracted, resolved) {
+                (Some(c), Some(r)) => pending = Some((c, r)),
+                _ => break,
             }
         }
     });

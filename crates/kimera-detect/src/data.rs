@@ -130,6 +130,163 @@ pub fn denial_pairs(set: &[Example], per_mille: usize, seed: u64) -> Vec<Example
     out
 }
 
+/// Most words a mined substitution may replace on either side.
+const MAX_SPAN: usize = 3;
+/// Most pairs one mined substitution contributes, so that a frequent one (`is` →
+/// `isn't`) does not flood the extra pairs.
+const PER_SUBSTITUTION: usize = 8;
+
+/// A phrase (words) and what replaces it.
+type Substitution = (Vec<String>, Vec<String>);
+
+/// Word tokens of a sentence, lower-cased, with commas and final stops as their own
+/// tokens (`A man, smiling.` → `a man , smiling .`).
+fn words(s: &str) -> Vec<String> {
+    s.replace(',', " , ")
+        .trim_end()
+        .trim_end_matches('.')
+        .split_whitespace()
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Where two token lists differ: the span left after removing their longest common
+/// prefix and suffix, as `(start, a's span, b's span)`.
+fn differing_span<'a>(a: &'a [String], b: &'a [String]) -> (usize, &'a [String], &'a [String]) {
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - pre;
+    let suf = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    (pre, &a[pre..a.len() - suf], &b[pre..b.len() - suf])
+}
+
+/// Minimal-pair substitutions mined from the training set, applied to other training
+/// sentences as extra pairs.
+///
+/// Why: most contradictions the models miss are one incompatible phrase in otherwise
+/// identical sentences ("hitting" / "missing", "near" / "far from"), and SICK has only a
+/// few such pairs of each kind. Every training pair whose sentences differ in one span
+/// of at most [`MAX_SPAN`] words on each side is a substitution with its label; those
+/// always labelled contradiction (in either direction) or always entailment (in the
+/// mined direction: "man" → "person", not back) are applied to other sentences of the
+/// training set, seeded, at most [`PER_SUBSTITUTION`] times each and to `per_mille` of
+/// the distinct sentences. Neutral or mixed substitutions are not used: whether "a man"
+/// / "a woman" contradict depends on the scene, and SICK's annotators mostly said
+/// neutral. Only the training set is read, so nothing of the dev set leaks in.
+pub fn substitution_pairs(set: &[Example], per_mille: usize, seed: u64) -> Vec<Example> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    use std::collections::BTreeMap;
+    if per_mille == 0 {
+        return Vec::new();
+    }
+    // substitution (from, to) → labels seen; BTreeMap: a fixed order for the seeded picks
+    let mut seen: BTreeMap<Substitution, Vec<usize>> = BTreeMap::new();
+    for e in set {
+        let (a, b) = (words(&e.a), words(&e.b));
+        let (_, da, db) = differing_span(&a, &b);
+        if (1..=MAX_SPAN).contains(&da.len()) && (1..=MAX_SPAN).contains(&db.len()) {
+            seen.entry((da.to_vec(), db.to_vec()))
+                .or_default()
+                .push(e.label);
+            if e.label == CONTRADICTION {
+                seen.entry((db.to_vec(), da.to_vec()))
+                    .or_default()
+                    .push(e.label);
+            }
+        }
+    }
+    let usable: Vec<(Substitution, usize)> = seen
+        .into_iter()
+        .filter_map(|(k, labels)| {
+            let first = labels[0];
+            (first != 2 && labels.iter().all(|&l| l == first)).then_some((k, first))
+        })
+        .collect();
+    let known: std::collections::HashSet<(Vec<String>, Vec<String>)> =
+        set.iter().map(|e| (words(&e.a), words(&e.b))).collect();
+    let mut sentences: Vec<&str> = set.iter().flat_map(|e| [e.a.trim(), e.b.trim()]).collect();
+    sentences.sort_unstable();
+    sentences.dedup();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5b57);
+    sentences.shuffle(&mut rng);
+    let take = sentences.len() * per_mille.min(1000) / 1000;
+    let mut uses = vec![0usize; usable.len()];
+    let mut out = Vec::new();
+    let mut order: Vec<usize> = (0..usable.len()).collect();
+    for s in sentences {
+        if out.len() >= take {
+            break;
+        }
+        let toks = words(s);
+        order.shuffle(&mut rng);
+        let substituted = |u: usize| -> Option<Vec<String>> {
+            let ((from, to), _) = &usable[u];
+            let at = toks
+                .windows(from.len())
+                .position(|w| w == from.as_slice())?;
+            // under a negation the substitution's meaning flips ("there is no man
+            // riding" / "there is no man standing" do not contradict)
+            let rest = toks[..at].iter().chain(&toks[at + from.len()..]);
+            if rest.clone().any(|w| is_negation(w)) {
+                return None;
+            }
+            let mut changed: Vec<String> = toks[..at].to_vec();
+            changed.extend(to.iter().cloned());
+            changed.extend(toks[at + from.len()..].iter().cloned());
+            // a pair the training set already has adds nothing
+            let new = !known.contains(&(toks.clone(), changed.clone()))
+                && !known.contains(&(changed.clone(), toks.clone()));
+            new.then_some(changed)
+        };
+        let hit = order
+            .iter()
+            .filter(|&&u| uses[u] < PER_SUBSTITUTION)
+            .find_map(|&u| substituted(u).map(|c| (u, c)));
+        let Some((u, changed)) = hit else { continue };
+        uses[u] += 1;
+        let label = &usable[u].1;
+        let original = toks.join(" ").replace(" ,", ",");
+        let changed = changed.join(" ").replace(" ,", ",");
+        // the substituted sentence is on side b for even pairs, side a for odd ones
+        // (entailments keep the mined direction)
+        let (a, b) = if *label == CONTRADICTION && out.len() % 2 == 1 {
+            (changed, original)
+        } else {
+            (original, changed)
+        };
+        out.push(Example {
+            a: upper_first(&a),
+            b: upper_first(&b),
+            label: *label,
+            lang: "en".into(),
+        });
+    }
+    out
+}
+
+/// Words that put what follows under a negation.
+fn is_negation(w: &str) -> bool {
+    matches!(
+        w,
+        "no" | "not" | "nobody" | "none" | "never" | "nothing" | "nowhere" | "without"
+    ) || w.ends_with("n't")
+}
+
+/// `a man is…` → `A man is…`: the extra pairs look like the sentences they came from.
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// `A man is…` → `a man is…` (proper nouns are rare at the start of SICK sentences; a
 /// wrong lower-case there does not change the meaning).
 fn lower_first(s: &str) -> String {
@@ -182,6 +339,83 @@ mod tests {
         // Both sides carry the denial sometimes: it is not a side-b-only signal.
         assert!(extra.iter().any(|e| e.label == 0 && e.a.contains("false")));
         assert!(extra.iter().any(|e| e.label == 0 && e.b.contains("false")));
+    }
+
+    #[test]
+    fn substitution_pairs_apply_unanimous_minimal_pairs_to_other_sentences() {
+        let set = vec![
+            ex(
+                "A ball is hitting a potato",
+                "A ball is missing a potato",
+                0,
+            ),
+            ex("A man is slicing a tomato", "A man is cutting a tomato", 1),
+            ex("A man is cooking", "A woman is cooking", 2),
+            // "near" / "far from": contradiction once, neutral once → not used
+            ex("A dog is near the door", "A dog is far from the door", 0),
+            ex("A cat is near the door", "A cat is far from the door", 2),
+            ex("A boy is hitting a drum.", "The boy plays.", 2),
+            ex("A girl is slicing bread, smiling.", "A girl eats.", 2),
+            ex("A man is sitting near a car", "A cat sleeps", 2),
+            ex("There is no ball hitting a can", "A can falls", 2),
+            ex("Nobody is slicing cheese", "A can falls", 2),
+        ];
+        let extra = substitution_pairs(&set, 1000, 3);
+        let texts: Vec<(&str, &str, usize)> = extra
+            .iter()
+            .map(|e| (e.a.as_str(), e.b.as_str(), e.label))
+            .collect();
+        // contradiction: either side may carry the substitute
+        assert!(
+            texts.iter().any(|&(a, b, l)| l == 0
+                && [a, b].contains(&"A boy is hitting a drum")
+                && [a, b].contains(&"A boy is missing a drum")),
+            "{texts:?}"
+        );
+        // entailment keeps its direction and the comma
+        assert!(
+            texts.contains(&(
+                "A girl is slicing bread, smiling",
+                "A girl is cutting bread, smiling",
+                1
+            )),
+            "{texts:?}"
+        );
+        // neutral and mixed substitutions are never applied
+        assert!(
+            texts.iter().all(|&(a, b, _)| !a.contains("woman")
+                && !b.contains("woman")
+                && !a.contains("far from")
+                && !b.contains("far from")),
+            "{texts:?}"
+        );
+        assert!(extra.iter().all(|e| e.label != 2 && e.a != e.b));
+        // nor under a negation, where their meaning flips
+        assert!(
+            texts.iter().all(|&(a, b, _)| ![a, b]
+                .iter()
+                .any(|t| t.contains("no ball") || t.contains("Nobody"))),
+            "{texts:?}"
+        );
+        assert_eq!(extra, substitution_pairs(&set, 1000, 3));
+        assert!(substitution_pairs(&set, 0, 3).is_empty());
+    }
+
+    #[test]
+    fn differing_span_is_what_remains_after_common_prefix_and_suffix() {
+        let w = |s: &str| words(s);
+        let (a, b) = (
+            w("A man is near the door."),
+            w("A man is far from the door"),
+        );
+        let (at, da, db) = differing_span(&a, &b);
+        assert_eq!((at, da, db), (3, &a[3..4], &b[3..5]));
+        let same = w("x y");
+        assert_eq!(differing_span(&same, &same).1.len(), 0);
+        // a repeated word does not make the spans overlap
+        let (a, b) = (w("a a a"), w("a a"));
+        let (_, da, db) = differing_span(&a, &b);
+        assert_eq!((da.len(), db.len()), (1, 0));
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct TrainOptions {
     /// Add explicit denial/affirmation pairs of this many per mille of the training
     /// sentences ([`crate::data::denial_pairs`]; 0 = none).
     pub denials_per_mille: usize,
+    /// Add pairs made by applying substitutions mined from the training pairs to this
+    /// many per mille of the training sentences ([`crate::data::substitution_pairs`];
+    /// 0 = none).
+    pub substitutions_per_mille: usize,
     /// A kimera store used as embedding cache by the head route (None: encode all).
     pub cache_db: Option<PathBuf>,
     /// The sentence-transformers folder (see `kimera_embed::model_dir`).
@@ -74,6 +78,7 @@ impl TrainOptions {
             lora_rank: CrossParams::default().lora.rank,
             lora_layers: CrossParams::default().lora.layers,
             denials_per_mille: DEFAULT_DENIALS_PER_MILLE,
+            substitutions_per_mille: 0,
             cache_db: None,
             model_dir,
         }
@@ -101,6 +106,9 @@ pub struct Meta {
     /// Pairs added by [`crate::data::denial_pairs`] (half denials, half affirmations).
     #[serde(default)]
     pub denial_pairs: usize,
+    /// Pairs added by [`crate::data::substitution_pairs`].
+    #[serde(default)]
+    pub substitution_pairs: usize,
     pub dev_file: String,
     pub dev_sha256: String,
     pub dev: Prf,
@@ -184,9 +192,13 @@ pub fn train_to_dir(
 ) -> Result<Trained> {
     let mut train_set = load_examples(train_path)?;
     let file_pairs = train_set.len();
-    let extra = crate::data::denial_pairs(&train_set, opts.denials_per_mille, opts.seed);
-    let denial_count = extra.len();
-    train_set.extend(extra);
+    // both kinds are made from the file's pairs only (not from each other)
+    let denials = crate::data::denial_pairs(&train_set, opts.denials_per_mille, opts.seed);
+    let substitutions =
+        crate::data::substitution_pairs(&train_set, opts.substitutions_per_mille, opts.seed);
+    let (denial_count, substitution_count) = (denials.len(), substitutions.len());
+    train_set.extend(denials);
+    train_set.extend(substitutions);
     let dev = load_examples(dev_path)?;
     let dir = out.join(opts.route.dir_name());
     std::fs::create_dir_all(&dir).map_err(|e| DetectError::Io {
@@ -273,6 +285,7 @@ pub fn train_to_dir(
         train_sha256: sha256_of(train_path)?,
         train_pairs: file_pairs,
         denial_pairs: denial_count,
+        substitution_pairs: substitution_count,
         dev_file: file_name(dev_path),
         dev_sha256: sha256_of(dev_path)?,
         dev: prf,

@@ -64,6 +64,11 @@ pub struct TrainDetectorArgs {
     /// entailment): SICK has no such pairs (0 = none).
     #[arg(long, default_value_t = kimera_detect::train::DEFAULT_DENIALS_PER_MILLE)]
     pub denials: usize,
+    /// Per mille of training sentences that get an extra pair from a one-phrase
+    /// substitution mined from the training pairs themselves ("hitting" → "missing":
+    /// contradiction, "slicing" → "cutting": entailment; 0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub substitutions: usize,
     /// Head route: keep sentence vectors in this kimera store between runs (e.g. the
     /// --db of your project); without it every run encodes train and dev again.
     #[arg(long)]
@@ -108,6 +113,7 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
     opts.lora_rank = args.lora_rank;
     opts.lora_layers = args.lora_layers;
     opts.denials_per_mille = args.denials;
+    opts.substitutions_per_mille = args.substitutions;
     opts.cache_db = args.cache_db.clone();
     let quiet = g.quiet;
     let mut progress = |p: TrainProgress| match p {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: `kimera learn` allocates on one worker and frees on
-/// another, which glibc's arenas serialise (100k statements on 2 workers: 0.18–0.24 s
+/// another, which glibc's arenas serialise (100k statements on 2 workers: 0.15–0.25 s
 /// instead of 0.28–0.40 s; peak RSS ~40 MB higher). Built without transparent huge
 /// pages (`no_thp`): zeroing 2 MB pages on first touch made 2-worker runs erratic here.
 #[global_allocator]

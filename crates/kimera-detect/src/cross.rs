@@ -123,6 +123,41 @@ impl Base {
             .map_err(|e| DetectError::Model(format!("tokenizer: {e}")))?;
         Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
     }
+
+    /// Share of a text's words (of two or more characters) that the (English
+    /// WordPiece) vocabulary has a piece of more than one letter for: how much of the
+    /// text it really reads. Words in a script the vocabulary lacks come out letter by
+    /// letter (Arabic: about 0; English, French: near 1). Text without such words
+    /// counts as covered.
+    pub fn vocabulary_coverage(&self, text: &str) -> Result<f32> {
+        let enc = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| DetectError::Model(format!("tokenizer: {e}")))?;
+        // per word: (characters, has a piece longer than one character)
+        let mut words: Vec<(usize, bool)> = Vec::new();
+        let mut last = None;
+        for (piece, word) in enc.get_tokens().iter().zip(enc.get_word_ids()) {
+            let chars = piece.trim_start_matches("##").chars().count();
+            if word.is_none() || *word != last {
+                words.push((0, false));
+                last = *word;
+            }
+            if let Some(w) = words.last_mut() {
+                w.0 += chars;
+                w.1 |= chars > 1;
+            }
+        }
+        let long: Vec<bool> = words
+            .into_iter()
+            .filter(|&(n, _)| n > 1)
+            .map(|(_, read)| read)
+            .collect();
+        if long.is_empty() {
+            return Ok(1.0);
+        }
+        Ok(long.iter().filter(|&&r| r).count() as f32 / long.len() as f32)
+    }
 }
 
 /// The trained cross-encoder: base + adapters + head.
@@ -287,6 +322,11 @@ impl CrossModel {
             bert: BertModel::from_tensors(&self.base.config_path, tensors)?,
             head: HeadWeights::from_vars(&self.vars)?,
         }))
+    }
+
+    /// See [`Base::vocabulary_coverage`].
+    pub fn vocabulary_coverage(&self, text: &str) -> Result<f32> {
+        self.base.vocabulary_coverage(text)
     }
 
     /// Class probabilities `[contradiction, entailment, neutral]` of each pair.

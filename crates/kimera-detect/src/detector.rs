@@ -7,7 +7,9 @@
 //! probability, blended with the head's, decides. Floor, ceiling, blend weight and
 //! threshold are stored in `cascade.json`, chosen on the dev set so that on dev the head
 //! never undoes a correct decision of the full blend (with a margin for unseen data; see
-//! [`calibrate_cascade`]).
+//! [`calibrate_cascade`]). A pair in a script the cross-encoder's vocabulary spells
+//! letter by letter (Arabic) stays with the head, which reads sentence vectors rather
+//! than letters (see `ModelDetector::cross_reads`).
 //! Before both, a pair where one statement is the other plus a whole-statement denial
 //! ("… is false", "It is not true that …", in en/fr/ar; see
 //! [`explicit_denial`]) is a contradiction outright:
@@ -29,6 +31,11 @@ pub type Scored = (f32, &'static str, f32);
 
 /// Pairs less similar than this are never scored as contradictions (see `score_batch`).
 pub const MIN_COSINE: f32 = 0.3;
+
+/// Below this share of whole word pieces (not single letters) on either side, the
+/// cascade does not ask the cross-encoder (see `ModelDetector::cross_reads`): half,
+/// i.e. most of the text is spelled letter by letter.
+pub const MIN_VOCABULARY_COVERAGE: f32 = 0.5;
 
 /// Names accepted by [`detector_by_name`]: the reactor's plus `model` (the cascade) and
 /// its two routes alone, `model-head` and `model-cross` (for benchmarks).
@@ -358,6 +365,17 @@ impl ModelDetector {
         Ok(out)
     }
 
+    /// Whether the cross-encoder's vocabulary covers both sides of a pair (at least
+    /// [`MIN_VOCABULARY_COVERAGE`] of each side's word pieces are whole pieces, not
+    /// single letters). MiniLM's vocabulary spells Arabic letter by letter, so two
+    /// unrelated Arabic statements look to the cross-encoder like one sentence with a
+    /// few letters changed — what its training calls a contradiction. Such pairs are
+    /// left to the head, which reads the sentence vectors instead.
+    fn cross_reads(&self, c: &CrossModel, p: &PairInput<'_>) -> Result<bool> {
+        Ok(c.vocabulary_coverage(p.a_text)? >= MIN_VOCABULARY_COVERAGE
+            && c.vocabulary_coverage(p.b_text)? >= MIN_VOCABULARY_COVERAGE)
+    }
+
     /// P(contradiction), the route that decided and its threshold, for each pair.
     pub fn probabilities(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Scored>>> {
         let mut out = self.probabilities_of_models(pairs)?;
@@ -387,6 +405,11 @@ impl ModelDetector {
                 match (self.floor, self.ceiling, head[i]) {
                     (Some(f), _, Some(p)) if p < f => out[i] = Some((p, "head", f)),
                     (_, Some(t), Some(p)) if p >= t => out[i] = Some((p, "head", t)),
+                    (_, _, Some(p)) if !self.cross_reads(c, &pairs[i])? => {
+                        // the cross-encoder would read letters, not words
+                        let t = self.head.as_ref().map_or(0.5, |(_, hm)| hm.threshold);
+                        out[i] = Some((p, "head", t));
+                    }
                     _ => send.push(i),
                 }
             }

@@ -69,3 +69,51 @@ fn check_finds_the_planted_contradiction_and_nothing_in_an_unrelated_store() {
         report.contradictions
     );
 }
+
+/// Text the cross-encoder's vocabulary spells letter by letter (Arabic) is left to the
+/// head; English and French pairs in the band still go to the cross-encoder.
+#[test]
+fn pairs_in_scripts_the_vocabulary_lacks_are_left_to_the_head() {
+    let Some(model_dir) = common::model_dir() else {
+        return;
+    };
+    let enc = MiniLmEncoder::load(&model_dir, Default::default()).unwrap();
+    let model = ModelDetector::load(&kimera_detect::default_detector_dir(), &model_dir).unwrap();
+    let base = kimera_detect::cross::Base::load(&model_dir).unwrap();
+    let ar = "كاثرين ماهر هي سيدة أعمال أميركية من أصل مصري";
+    assert!(base.vocabulary_coverage(ar).unwrap() < 0.2);
+    assert!(
+        base.vocabulary_coverage("A man is playing a guitar.")
+            .unwrap()
+            > 0.9
+    );
+    assert!(
+        base.vocabulary_coverage("L'eau bout à cent degrés.")
+            .unwrap()
+            > 0.5
+    );
+    assert_eq!(base.vocabulary_coverage("").unwrap(), 1.0);
+
+    let texts = [
+        (ar, "جون سايمور هو سياسي أمريكي، ولد في ديسمبر"),
+        ("A man is playing a guitar", "A man is not playing a guitar"),
+    ];
+    let set: Vec<kimera_detect::Example> = texts
+        .iter()
+        .map(|(a, b)| kimera_detect::Example {
+            a: a.to_string(),
+            b: b.to_string(),
+            label: 2,
+            lang: "x".into(),
+        })
+        .collect();
+    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let pairs = kimera_detect::pair_inputs(&set, &vecs);
+    // similar enough to be scored at all (MiniLM finds unrelated Arabic texts alike)
+    assert!(pairs[0].cosine >= kimera_detect::detector::MIN_COSINE);
+    // without a band every similar pair would go to the cross-encoder
+    let full = model.with_floor(None).with_ceiling(None);
+    let routes = full.probabilities(&pairs).unwrap();
+    assert_eq!(routes[0].unwrap().1, "head", "{routes:?}");
+    assert_ne!(routes[1].unwrap().1, "head", "{routes:?}");
+}

@@ -250,14 +250,53 @@ struct Token {
 static CUES: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| NEGATION_CUES.iter().copied().collect());
 
-static LEXICON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    ANTONYMS
+/// [`ANTONYMS`] with the comparative and superlative of each pair ("larger" /
+/// "smaller", "heaviest" / "lightest"): same degree on both sides.
+static ANTONYM_FORMS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+    let mut out: Vec<(String, String)> = ANTONYMS
         .iter()
-        .flat_map(|&(x, y)| [x, y])
+        .map(|&(x, y)| (x.to_string(), y.to_string()))
+        .collect();
+    for suffix in ["er", "est"] {
+        for &(x, y) in ANTONYMS {
+            out.push((graded(x, suffix), graded(y, suffix)));
+        }
+    }
+    out
+});
+
+/// `word` + `er`/`est` with English spelling: large → larger, heavy → heavier,
+/// hot → hotter, small → smaller. Words that take "more"/"most" get a form no text
+/// contains, which is harmless.
+fn graded(word: &str, suffix: &str) -> String {
+    let b = word.as_bytes();
+    let vowel = |c: u8| b"aeiou".contains(&c);
+    let n = b.len();
+    if word.ends_with('e') {
+        format!("{word}{}", &suffix[1..])
+    } else if n >= 2 && b[n - 1] == b'y' && !vowel(b[n - 2]) {
+        format!("{}i{suffix}", &word[..n - 1])
+    } else if n >= 3
+        && !vowel(b[n - 1])
+        && !b"wxy".contains(&b[n - 1])
+        && vowel(b[n - 2])
+        && !vowel(b[n - 3])
+        && b.iter().filter(|&&c| vowel(c)).count() == 1
+    {
+        format!("{word}{}{suffix}", b[n - 1] as char)
+    } else {
+        format!("{word}{suffix}")
+    }
+}
+
+static LEXICON: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    ANTONYM_FORMS
+        .iter()
+        .flat_map(|(x, y)| [x.clone(), y.clone()])
         .chain(
             EXCLUSIVE
                 .iter()
-                .flat_map(|&(_, words)| words.iter().copied()),
+                .flat_map(|&(_, words)| words.iter().map(|w| w.to_string())),
         )
         .collect()
 });
@@ -404,8 +443,8 @@ impl LexicalDetector {
     fn antonym(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
         let sa = set(ta, |_| true);
         let sb = set(tb, |_| true);
-        for &(x, y) in ANTONYMS {
-            for (p, q) in [(x, y), (y, x)] {
+        for (x, y) in ANTONYM_FORMS.iter() {
+            for (p, q) in [(x.as_str(), y.as_str()), (y.as_str(), x.as_str())] {
                 if sa.contains(p) && sb.contains(q) && !sa.contains(q) && !sb.contains(p) {
                     let overlap = jaccard(&set(ta, |t| t.lower != p), &set(tb, |t| t.lower != q));
                     if overlap >= self.min_overlap {
@@ -620,6 +659,43 @@ mod tests {
             "too little shared"
         );
         assert!(!judge("The sky is blue", "The sky is blue").contradiction);
+    }
+
+    #[test]
+    fn graded_antonyms_fire_in_the_same_degree() {
+        for (a, b, tokens) in [
+            (
+                "Jupiter is the largest planet in the solar system.",
+                "Jupiter is the smallest planet in the solar system.",
+                ["largest", "smallest"],
+            ),
+            (
+                "Light travels faster than sound.",
+                "Light travels slower than sound.",
+                ["faster", "slower"],
+            ),
+            (
+                "Helium is heavier than air.",
+                "Helium is lighter than air.",
+                ["heavier", "lighter"],
+            ),
+            (
+                "This summer was hotter than the last.",
+                "This summer was colder than the last.",
+                ["hotter", "colder"],
+            ),
+        ] {
+            let v = judge(a, b);
+            assert!(v.contradiction, "{a} / {b}");
+            assert_eq!(v.evidence["tokens"], json!(tokens), "{a} / {b}");
+        }
+        // different degrees are not an antonym pair
+        assert!(!judge("The tree is taller than the house", "The tree is short").contradiction);
+        assert_eq!(graded("large", "est"), "largest");
+        assert_eq!(graded("heavy", "er"), "heavier");
+        assert_eq!(graded("big", "er"), "bigger");
+        assert_eq!(graded("slow", "er"), "slower");
+        assert_eq!(graded("light", "est"), "lightest");
     }
 
     #[test]

@@ -139,8 +139,8 @@ const PER_SUBSTITUTION: usize = 8;
 /// A phrase (words) and what replaces it.
 type Substitution = (Vec<String>, Vec<String>);
 
-/// Word tokens of a sentence, lower-cased, with commas and final stops as their own
-/// tokens (`A man, smiling.` → `a man , smiling .`).
+/// Word tokens of a sentence, lower-cased, commas as their own tokens, without the final
+/// stop (`A man, smiling.` → `a man , smiling`).
 fn words(s: &str) -> Vec<String> {
     s.replace(',', " , ")
         .trim_end()
@@ -232,8 +232,8 @@ pub fn substitution_pairs(set: &[Example], per_mille: usize, seed: u64) -> Vec<E
                 .position(|w| w == from.as_slice())?;
             // under a negation the substitution's meaning flips ("there is no man
             // riding" / "there is no man standing" do not contradict)
-            let rest = toks[..at].iter().chain(&toks[at + from.len()..]);
-            if rest.clone().any(|w| is_negation(w)) {
+            let mut rest = toks[..at].iter().chain(&toks[at + from.len()..]);
+            if rest.any(|w| is_negation(w)) {
                 return None;
             }
             let mut changed: Vec<String> = toks[..at].to_vec();

@@ -32,9 +32,12 @@ pub type Scored = (f32, &'static str, f32);
 /// Pairs less similar than this are never scored as contradictions (see `score_batch`).
 pub const MIN_COSINE: f32 = 0.3;
 
-/// Below this share of whole word pieces (not single letters) on either side, the
-/// cascade does not ask the cross-encoder (see `ModelDetector::cross_reads`): half,
-/// i.e. most of the text is spelled letter by letter.
+/// Below this share of readable words on either side (words of two or more letters
+/// that the vocabulary has a piece longer than one letter for, see
+/// [`crate::cross::Base::vocabulary_coverage`]), the cascade does not ask the
+/// cross-encoder (`ModelDetector::cross_reads`): half, i.e. most of the text would be
+/// spelled letter by letter. Not searched: written after the retrained cross-encoder
+/// flagged unrelated Arabic pairs (see the crate README).
 pub const MIN_VOCABULARY_COVERAGE: f32 = 0.5;
 
 /// Names accepted by [`detector_by_name`]: the reactor's plus `model` (the cascade) and
@@ -366,8 +369,7 @@ impl ModelDetector {
     }
 
     /// Whether the cross-encoder's vocabulary covers both sides of a pair (at least
-    /// [`MIN_VOCABULARY_COVERAGE`] of each side's word pieces are whole pieces, not
-    /// single letters). MiniLM's vocabulary spells Arabic letter by letter, so two
+    /// [`MIN_VOCABULARY_COVERAGE`] of each side's words are readable). MiniLM's vocabulary spells Arabic letter by letter, so two
     /// unrelated Arabic statements look to the cross-encoder like one sentence with a
     /// few letters changed — what its training calls a contradiction. Such pairs are
     /// left to the head, which reads the sentence vectors instead.

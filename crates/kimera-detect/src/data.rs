@@ -171,10 +171,10 @@ fn differing_span<'a>(a: &'a [String], b: &'a [String]) -> (usize, &'a [String],
 /// Why: most contradictions the models miss are one incompatible phrase in otherwise
 /// identical sentences ("hitting" / "missing", "near" / "far from"), and SICK has only a
 /// few such pairs of each kind. Every training pair whose sentences differ in one span
-/// of at most [`MAX_SPAN`] words on each side is a substitution with its label; those
+/// of at most three words on each side is a substitution with its label; those
 /// always labelled contradiction (in either direction) or always entailment (in the
 /// mined direction: "man" → "person", not back) are applied to other sentences of the
-/// training set, seeded, at most [`PER_SUBSTITUTION`] times each and to `per_mille` of
+/// training set, seeded, at most eight times each and to `per_mille` of
 /// the distinct sentences. Neutral or mixed substitutions are not used: whether "a man"
 /// / "a woman" contradict depends on the scene, and SICK's annotators mostly said
 /// neutral. Only the training set is read, so nothing of the dev set leaks in.

@@ -104,12 +104,10 @@ fn all_detectors_including_the_llm_judge_are_compared_and_reported() {
 
 #[test]
 fn resume_continues_an_interrupted_run_to_the_same_summary() {
-    let Some(model) = real_model_dir() else {
+    let Some((model, dir, db)) = common::real_model_and_store("k.db") else {
         return;
     };
     let server = FakeLlm::start(Script::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
     let run = |out: &Path, extra: &[&str]| -> Value {
         let o = kimera(&db, &model, &server)
             .args(["--json", "bench", "--no-plots", "--dataset"])

@@ -14,11 +14,9 @@ fn kimera(model: &std::path::Path) -> Command {
 
 #[test]
 fn check_many_statements_from_arguments_and_a_file() {
-    let Some(model) = common::real_model_dir() else {
+    let Some((model, dir, db)) = common::real_model_and_store("demo.db") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.db");
     let demo = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../data/demo/statements.csv"
@@ -94,11 +92,9 @@ fn check_many_statements_from_arguments_and_a_file() {
 
 #[test]
 fn check_refuses_bad_input_with_a_clear_error() {
-    let Some(model) = common::real_model_dir() else {
+    let Some((model, dir, db)) = common::real_model_and_store("empty.db") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("empty.db");
     // No statement at all: clap refuses (usage error).
     kimera(&model)
         .arg("--db")

@@ -2,7 +2,6 @@
 
 mod common;
 
-use common::real_model_dir;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
@@ -267,11 +266,9 @@ fn rusqlite_check(db: &Path) -> (String, i64) {
 
 #[test]
 fn demo_runs_end_to_end_and_finds_planted_contradictions() {
-    let Some(model) = real_model_dir() else {
+    let Some((model, dir, db)) = common::real_model_and_store("demo.db") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.db");
     let out = kimera(&db)
         .env("KIMERA_HOME", dir.path())
         .env("KIMERA_MODEL_DIR", &model)
@@ -313,11 +310,9 @@ fn demo_runs_end_to_end_and_finds_planted_contradictions() {
 
 #[test]
 fn ingest_with_embed_caches_vectors_for_every_statement() {
-    let Some(model) = real_model_dir() else {
+    let Some((model, dir, db)) = common::real_model_and_store("k.db") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
     let f = write(
         dir.path(),
         "a.csv",

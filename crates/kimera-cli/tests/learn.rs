@@ -5,7 +5,6 @@ mod common;
 use std::path::Path;
 
 use assert_cmd::Command;
-use common::real_model_dir;
 use kimera_store::Store;
 use predicates::prelude::*;
 
@@ -369,11 +368,9 @@ fn embed(db: &Path, model: &Path) {
 
 #[test]
 fn graph_detector_on_nearest_neighbours_with_the_real_model() {
-    let Some(model) = real_model_dir() else {
+    let Some((model, _dir, db)) = common::real_model_and_store("k.db") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
     learn_text(&db, "planted.txt", PLANTED);
     embed(&db, &model);
     kimera(&db)
@@ -386,11 +383,9 @@ fn graph_detector_on_nearest_neighbours_with_the_real_model() {
 
 #[test]
 fn related_adds_embedding_neighbours_when_the_store_has_vectors() {
-    let Some(model) = real_model_dir() else {
+    let Some((model, _dir, db)) = common::real_model_and_store("k.db") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("k.db");
     learn_text(
         &db,
         "facts.txt",

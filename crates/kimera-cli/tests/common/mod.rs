@@ -26,3 +26,13 @@ pub fn real_model_dir() -> Option<PathBuf> {
     );
     None
 }
+
+/// The real model folder, a temporary folder and the path of a store `name` inside it —
+/// the set-up of every test that runs the real model on a fresh store — or `None` when
+/// the model is missing (see [`real_model_dir`]).
+pub fn real_model_and_store(name: &str) -> Option<(PathBuf, tempfile::TempDir, PathBuf)> {
+    let model = real_model_dir()?;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(name);
+    Some((model, dir, db))
+}

@@ -25,13 +25,20 @@ fn store_from(path: PathBuf, enc: &MiniLmEncoder) -> Store {
     store
 }
 
-#[test]
-fn check_finds_the_planted_contradiction_and_nothing_in_an_unrelated_store() {
-    let Some(model_dir) = common::model_dir() else {
-        return;
-    };
+/// The real model folder, its sentence encoder and the committed `model` detector, or
+/// `None` when the model is missing (see `common::model_dir`).
+fn committed_detector() -> Option<(PathBuf, MiniLmEncoder, ModelDetector)> {
+    let model_dir = common::model_dir()?;
     let enc = MiniLmEncoder::load(&model_dir, Default::default()).unwrap();
     let model = ModelDetector::load(&kimera_detect::default_detector_dir(), &model_dir).unwrap();
+    Some((model_dir, enc, model))
+}
+
+#[test]
+fn check_finds_the_planted_contradiction_and_nothing_in_an_unrelated_store() {
+    let Some((_, enc, model)) = committed_detector() else {
+        return;
+    };
     let detectors: Vec<Box<dyn Detector>> =
         vec![Box::new(LexicalDetector::default()), Box::new(model)];
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/statements.csv");
@@ -74,11 +81,9 @@ fn check_finds_the_planted_contradiction_and_nothing_in_an_unrelated_store() {
 /// head; English and French pairs in the band still go to the cross-encoder.
 #[test]
 fn pairs_in_scripts_the_vocabulary_lacks_are_left_to_the_head() {
-    let Some(model_dir) = common::model_dir() else {
+    let Some((model_dir, enc, model)) = committed_detector() else {
         return;
     };
-    let enc = MiniLmEncoder::load(&model_dir, Default::default()).unwrap();
-    let model = ModelDetector::load(&kimera_detect::default_detector_dir(), &model_dir).unwrap();
     let base = kimera_detect::cross::Base::load(&model_dir).unwrap();
     let ar = "كاثرين ماهر هي سيدة أعمال أميركية من أصل مصري";
     assert!(base.vocabulary_coverage(ar).unwrap() < 0.2);

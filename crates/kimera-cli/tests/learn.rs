@@ -196,6 +196,48 @@ fn learning_in_several_invocations_stores_the_same_graph_as_one() {
 }
 
 #[test]
+fn a_dry_run_rebuild_leaves_the_stored_graph_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let f = dir.path().join("facts.txt");
+    std::fs::write(&f, FACTS).unwrap();
+    kimera(&db)
+        .args(["learn", "--lang", "en"])
+        .arg(&f)
+        .assert()
+        .success();
+    let before = Store::open(&db).unwrap().read_graph(true).unwrap();
+    assert_eq!(before.learned.len(), 6);
+
+    let out = kimera(&db)
+        .args([
+            "--json",
+            "learn",
+            "--rebuild",
+            "--dry-run",
+            "--workers",
+            "2",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let s = json(&out);
+    // everything learned again in memory, nothing written, nothing cleared
+    assert_eq!(
+        (s["learned"].as_u64(), s["already_known"].as_u64()),
+        (Some(6), Some(0))
+    );
+    assert_eq!(
+        s["associations"].as_u64(),
+        Some(before.associations.len() as u64)
+    );
+    assert_eq!(s["provenance_rows_written"], 0);
+    assert_eq!(Store::open(&db).unwrap().read_graph(true).unwrap(), before);
+}
+
+#[test]
 fn unknown_terms_and_empty_graphs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");

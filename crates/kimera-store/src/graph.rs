@@ -243,18 +243,21 @@ impl Store {
 
     /// For each id, whether that statement is in the `learned` table: one indexed
     /// lookup each, so that a learner can skip what it learned before without holding
-    /// every learned id in memory.
+    /// every learned id in memory. The lookups share one read transaction: outside
+    /// one, SQLite takes and releases its file lock for each (two `fcntl` calls).
     pub fn learned_flags<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a GeoidId>,
     ) -> Result<Vec<bool>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT 1 FROM learned WHERE geoid = ?1")?;
+        let tx = self.conn.unchecked_transaction()?;
         let mut out = Vec::new();
-        for id in ids {
-            out.push(st.exists(params![id.as_str()])?);
+        {
+            let mut st = tx.prepare_cached("SELECT 1 FROM learned WHERE geoid = ?1")?;
+            for id in ids {
+                out.push(st.exists(params![id.as_str()])?);
+            }
         }
+        tx.commit()?;
         Ok(out)
     }
 

@@ -31,7 +31,8 @@ pub struct LearnArgs {
     /// Forget the stored graph and learn everything again.
     #[arg(long)]
     pub rebuild: bool,
-    /// Learn but do not write the graph (measures learning alone).
+    /// Learn but do not write the graph (measures learning alone). With `--rebuild`,
+    /// learns everything again in memory and leaves the stored graph as it is.
     #[arg(long)]
     pub dry_run: bool,
     /// Language for ingested rows that give none.
@@ -105,14 +106,20 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
         ingest_s = t.elapsed().as_secs_f64();
     }
 
-    if a.rebuild {
+    // a dry run never changes the store: `--rebuild --dry-run` starts from an empty
+    // graph in memory instead of clearing the stored one
+    if a.rebuild && !a.dry_run {
         store.clear_graph()?;
     }
     let t = Instant::now();
     // Memory stays bounded by the graph, not by the statements: provenance and the ids
     // of learned statements go to the store with each page and are not kept; a page's
     // statements learned before are found by a lookup in the store.
-    let mut graph = Graph::load_bounded(&store)?;
+    let mut graph = if a.rebuild {
+        Graph::bounded()
+    } else {
+        Graph::load_bounded(&store)?
+    };
     let load_s = t.elapsed().as_secs_f64();
 
     let learner = Learner::new(LearnOptions {
@@ -132,7 +139,11 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let rows = store.geoids_after(after, a.page as usize)?;
         let Some(last) = rows.last() else { break };
         after = last.seq;
-        let known = store.learned_flags(rows.iter().map(|r| &r.id))?;
+        let known = if a.rebuild {
+            vec![false; rows.len()]
+        } else {
+            store.learned_flags(rows.iter().map(|r| &r.id))?
+        };
         read += t.elapsed();
         let n = rows.len() as u64;
         let fresh: Vec<GeoidRow> = rows
@@ -177,7 +188,12 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
             persist: persist.as_secs_f64(),
             total: total_s,
         },
-        statements_per_second: report.statements as f64 / learn_wall.max(1e-9),
+        // statements learned, not those skipped as known (0 when none was learned)
+        statements_per_second: if report.learned == 0 {
+            0.0
+        } else {
+            report.learned as f64 / learn_wall.max(1e-9)
+        },
         report,
     };
     store.finish_run(

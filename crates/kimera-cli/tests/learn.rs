@@ -45,6 +45,7 @@ fn learn_from_files_then_query_the_graph() {
     assert_eq!(s["learned"], 6);
     assert!(s["associations"].as_u64().unwrap() > 6);
     assert!(s["seconds"]["persist"].is_number());
+    assert!(s["times"]["wall"].as_f64().is_some_and(|w| w > 0.0));
 
     // learning again (same store, same file) learns nothing new
     let out = kimera(&db)

@@ -132,20 +132,28 @@ pub struct Progress {
     pub errors: u64,
 }
 
-/// Where the time went.
+/// Where the time went (serialised as seconds).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StageTimes {
     /// Extraction, summed over statements (CPU time across workers).
+    #[serde(serialize_with = "seconds")]
     pub extract: Duration,
     /// Merging extractions into the graph (wall time; with several workers partly
     /// spread over them).
+    #[serde(serialize_with = "seconds")]
     pub graph: Duration,
     /// Of `graph`, what only one thread can do: recording statements and numbering new
     /// concepts and associations in order ([`Graph::assign`]'s loop). With several
     /// workers it overlaps the extraction of the next chunk.
+    #[serde(serialize_with = "seconds")]
     pub serial: Duration,
     /// Wall time of the batch.
+    #[serde(serialize_with = "seconds")]
     pub wall: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 impl std::ops::AddAssign for StageTimes {

@@ -580,6 +580,10 @@ impl Graph {
         concepts.sort_unstable();
         let mut assocs = d.assocs;
         assocs.sort_unstable();
+        // in primary-key order, as the store reads them back: inserting them so into
+        // its (association, source) index is ~10% faster than in learning order
+        let mut provenance = d.provenance;
+        provenance.sort_unstable();
         let base = i64::from(self.sources_base);
         let out = GraphRecords {
             learned: (d.sources_from..self.sources.len())
@@ -598,8 +602,7 @@ impl Graph {
                 })
                 .collect(),
             associations: assocs.into_iter().map(|id| self.record(id)).collect(),
-            sources: d
-                .provenance
+            sources: provenance
                 .into_iter()
                 .map(|(a, s)| (i64::from(a), i64::from(s)))
                 .collect(),

@@ -262,7 +262,10 @@ fn learn_page(store: &mut Store, g: &mut Graph, l: &Learner, page: &[Statement])
         .map(|(s, _)| s.clone())
         .collect();
     let r = l.learn_batch(g, &fresh, |_| {});
-    store.write_graph(&g.take_delta()).unwrap();
+    let delta = g.take_delta();
+    // provenance in the store's key order (the order read_graph gives it back in)
+    assert!(delta.sources.is_sorted());
+    store.write_graph(&delta).unwrap();
     r.learned
 }
 

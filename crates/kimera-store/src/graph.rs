@@ -75,7 +75,8 @@ pub struct GraphRecords {
     pub learned: Vec<(i64, GeoidId)>,
     pub concepts: Vec<ConceptRecord>,
     pub associations: Vec<AssociationRecord>,
-    /// (association id, source id) provenance rows.
+    /// (association id, source id) provenance rows ([`crate::Store::write_graph`] takes
+    /// them in any order; the learner and [`crate::Store::read_graph`] give them sorted).
     pub sources: Vec<(i64, i64)>,
 }
 
@@ -261,14 +262,26 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes the whole concept graph (for `kimera learn --rebuild`).
+    /// Deletes the whole concept graph (for `kimera learn --rebuild`), in one
+    /// transaction.
+    ///
+    /// Foreign keys are off meanwhile: all four tables are emptied together, so no
+    /// reference can dangle, and with them on SQLite deletes a referenced table row by
+    /// row, checking each, instead of truncating it (0.67 s against 0.03 s for the
+    /// graph of 100k statements).
     pub fn clear_graph(&mut self) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM association_sources; DELETE FROM associations;
-             DELETE FROM concepts; DELETE FROM learned;",
-        )?;
-        tx.commit()?;
+        // (the pragma is a no-op inside a transaction: set it around one)
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let cleared = (|| {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(
+                "DELETE FROM association_sources; DELETE FROM associations;
+                 DELETE FROM concepts; DELETE FROM learned;",
+            )?;
+            tx.commit()
+        })();
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        cleared?;
         Ok(())
     }
 
@@ -362,6 +375,11 @@ mod tests {
         assert_eq!((c.concepts, c.associations), (2, 1));
         s.check_graph().unwrap();
         s.clear_graph().unwrap();
+        assert!(s.read_graph(true).unwrap().is_empty());
+        // foreign keys are on again after the clear: dangling provenance is refused
+        let mut bad = delta();
+        bad.sources.push((7, 0));
+        assert!(s.write_graph(&bad).is_err());
         assert!(s.read_graph(true).unwrap().is_empty());
     }
 

@@ -56,6 +56,8 @@ struct Summary {
 #[derive(Debug, Serialize)]
 struct Seconds {
     ingest: f64,
+    /// Deleting the stored graph (`--rebuild`).
+    clear: f64,
     load_graph: f64,
     read: f64,
     extract_cpu: f64,
@@ -108,9 +110,11 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
 
     // a dry run never changes the store: `--rebuild --dry-run` starts from an empty
     // graph in memory instead of clearing the stored one
+    let t = Instant::now();
     if a.rebuild && !a.dry_run {
         store.clear_graph()?;
     }
+    let clear_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     // Memory stays bounded by the graph, not by the statements: provenance and the ids
     // of learned statements go to the store with each page and are not kept; a page's
@@ -180,6 +184,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
         provenance_rows_written: written,
         seconds: Seconds {
             ingest: ingest_s,
+            clear: clear_s,
             load_graph: load_s,
             read: read.as_secs_f64(),
             extract_cpu: report.times.extract.as_secs_f64(),
@@ -223,9 +228,14 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
             summary.associations
         );
         println!(
-            "{:.0} statements/s (extraction + graph update); time: read {:.2} s, extract {:.2} s cpu, \
+            "{:.0} statements/s (extraction + graph update); time: {}read {:.2} s, extract {:.2} s cpu, \
              graph {:.2} s, learn {:.2} s wall, persist {:.2} s ({} provenance rows), total {:.2} s",
             summary.statements_per_second,
+            if a.rebuild && !a.dry_run {
+                format!("clear {:.2} s, ", s.clear)
+            } else {
+                String::new()
+            },
             s.read,
             s.extract_cpu,
             s.graph,

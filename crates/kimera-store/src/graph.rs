@@ -244,21 +244,30 @@ impl Store {
 
     /// For each id, whether that statement is in the `learned` table: one indexed
     /// lookup each, so that a learner can skip what it learned before without holding
-    /// every learned id in memory. The lookups share one read transaction: outside
-    /// one, SQLite takes and releases its file lock for each (two `fcntl` calls).
+    /// every learned id in memory. The lookups share one read transaction (the
+    /// caller's, if one is open): outside one, SQLite takes and releases its file lock
+    /// for each (two `fcntl` calls).
     pub fn learned_flags<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a GeoidId>,
     ) -> Result<Vec<bool>> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
         let mut out = Vec::new();
         {
-            let mut st = tx.prepare_cached("SELECT 1 FROM learned WHERE geoid = ?1")?;
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT 1 FROM learned WHERE geoid = ?1")?;
             for id in ids {
                 out.push(st.exists(params![id.as_str()])?);
             }
         }
-        tx.commit()?;
+        if let Some(tx) = tx {
+            tx.commit()?;
+        }
         Ok(out)
     }
 
@@ -371,6 +380,10 @@ mod tests {
             GeoidId("g1".into()),
         ];
         assert_eq!(s.learned_flags(&ids).unwrap(), vec![true, false, true]);
+        // also inside a transaction the caller holds
+        s.conn.execute_batch("BEGIN").unwrap();
+        assert_eq!(s.learned_flags(&ids).unwrap(), vec![true, false, true]);
+        s.conn.execute_batch("COMMIT").unwrap();
         let c = s.counts().unwrap();
         assert_eq!((c.concepts, c.associations), (2, 1));
         s.check_graph().unwrap();

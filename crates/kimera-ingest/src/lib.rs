@@ -12,7 +12,7 @@
 //! | Kimera pairs | CSV header `pair_id,text1,text2,label,lang,type` | two geoids and a labelled pair per row |
 //! | SICK | tab-separated, header `pair_ID sentence_A sentence_B entailment_label ...` | two geoids and a labelled pair per row |
 //! | JSONL | `.jsonl`/`.ndjson`: `{"text", "lang"?, "id"?}` or `{"text1", "text2", "label"?}` | geoids, or pairs |
-//! | text / Markdown | `.txt`, `.md` | one geoid per sentence |
+//! | text / Markdown | `.txt`, `.md` | one geoid per sentence (a line without a final full stop is one, unless the next line continues it in lowercase) |
 //!
 //! A malformed row becomes a [`RowError`] naming the file, line and field; by default it
 //! is skipped and counted, and with `strict` the whole file is refused before anything

@@ -135,7 +135,7 @@ impl Paragraphs {
             }
             let l = l.replace("**", "").replace("__", "").replace('`', "");
             if !l.is_empty() {
-                self.add(&l, line);
+                out.extend(self.add(&l, line));
             }
             if block {
                 out.extend(self.flush());
@@ -145,12 +145,16 @@ impl Paragraphs {
         if l.is_empty() {
             out.extend(self.flush());
         } else {
-            self.add(l, line);
+            out.extend(self.add(l, line));
         }
         out
     }
 
-    fn add(&mut self, l: &str, line: u64) {
+    fn add(&mut self, l: &str, line: u64) -> Vec<Piece> {
+        let mut out = Vec::new();
+        if !self.text.is_empty() && !continues(&self.text, l) {
+            out = self.flush();
+        }
         if !self.text.is_empty() {
             self.text.push(' ');
         }
@@ -158,8 +162,9 @@ impl Paragraphs {
         self.text.push_str(l);
         if self.text.len() > 4 * crate::MAX_FIELD_BYTES {
             // a "paragraph" this long is a file without blank lines: split what we have
-            let _ = self.flush();
+            out.extend(self.flush());
         }
+        out
     }
 
     fn flush(&mut self) -> Vec<Piece> {
@@ -182,6 +187,27 @@ impl Paragraphs {
     pub(crate) fn finish(&mut self) -> Vec<Piece> {
         self.flush()
     }
+}
+
+/// Whether `next` line continues the sentence `text` (the paragraph so far) left open.
+/// After a sentence end anything may follow (the sentence splitter cuts there). Else
+/// the line break ends the statement — files of one statement per line often have no
+/// full stops — unless the next line starts with a lowercase letter (hard-wrapped
+/// prose: "The Nile flows / north.") or the text ends in `,` `;` `:` or a dash.
+/// Scripts without case (Arabic) have no lowercase: there a line without a final
+/// full stop is a statement of its own.
+fn continues(text: &str, next: &str) -> bool {
+    let end = text
+        .trim_end_matches(['"', '\'', '”', '’', '»', ')', ']'])
+        .chars()
+        .next_back();
+    if matches!(end, Some('.' | '!' | '?' | '…' | '؟' | '。' | '！' | '？')) {
+        return true;
+    }
+    if matches!(end, Some(',' | ';' | ':' | '-' | '–' | '—' | '،' | '؛')) {
+        return true;
+    }
+    next.chars().next().is_some_and(char::is_lowercase)
 }
 
 fn numbered(l: &str) -> bool {
@@ -219,6 +245,62 @@ mod tests {
         assert_eq!(
             sentences("الأرض كروية. الماء يغلي."),
             vec!["الأرض كروية.", "الماء يغلي."]
+        );
+    }
+
+    fn text_sentences(t: &str, markdown: bool) -> Vec<(String, u64)> {
+        let mut p = Paragraphs::new(markdown);
+        let mut got = Vec::new();
+        for (i, l) in t.lines().enumerate() {
+            got.extend(p.push_line(l, i as u64 + 1));
+        }
+        got.extend(p.finish());
+        got.into_iter()
+            .filter_map(|x| match x {
+                Piece::Sentence { text, line } => Some((text, line)),
+                Piece::Error { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_without_a_full_stop_is_a_statement_unless_the_next_one_continues_it() {
+        let s = |t: &str| text_sentences(t, false);
+        let own = |v: &[(&str, u64)]| -> Vec<(String, u64)> {
+            v.iter().map(|(t, l)| (t.to_string(), *l)).collect()
+        };
+        // one statement per line, no full stops
+        assert_eq!(
+            s("Paris is the capital of France\nBerlin is in Germany\n"),
+            own(&[
+                ("Paris is the capital of France", 1),
+                ("Berlin is in Germany", 2)
+            ])
+        );
+        assert_eq!(
+            s("الأرض كروية\nالماء يغلي\n"),
+            own(&[("الأرض كروية", 1), ("الماء يغلي", 2)])
+        );
+        // hard-wrapped prose: the next line starts lowercase, or the line ends in a comma
+        assert_eq!(
+            s("The Nile flows\nnorth to the sea.\nCats are mammals,\nDogs too.\n"),
+            own(&[
+                ("The Nile flows north to the sea.", 1),
+                ("Cats are mammals, Dogs too.", 3)
+            ])
+        );
+        // after a full stop, the sentence splitter decides as before
+        assert_eq!(
+            s("Dr.\nSmith lives in Paris. He\nwas born in 1970.\n"),
+            own(&[
+                ("Dr. Smith lives in Paris.", 1),
+                ("He was born in 1970.", 2)
+            ])
+        );
+        // a blank line still ends a paragraph
+        assert_eq!(
+            s("It rains\n\nand it pours\n"),
+            own(&[("It rains", 1), ("and it pours", 3)])
         );
     }
 

@@ -297,6 +297,16 @@ mod tests {
                 ("He was born in 1970.", 2)
             ])
         );
+        // a file of sentences without blank lines, longer than a paragraph may grow:
+        // every sentence is kept, with its line
+        let long: String = (1..=30_000)
+            .map(|i| format!("Statement number {i} is here.\n"))
+            .collect();
+        assert!(long.len() > 4 * crate::MAX_FIELD_BYTES);
+        let got = s(&long);
+        assert_eq!(got.len(), 30_000);
+        assert!(got.iter().enumerate().all(|(i, (t, l))| *l == i as u64 + 1
+            && *t == format!("Statement number {} is here.", i + 1)));
         // a blank line still ends a paragraph
         assert_eq!(
             s("It rains\n\nand it pours\n"),
@@ -307,21 +317,8 @@ mod tests {
     #[test]
     fn markdown_skips_code_and_keeps_lines() {
         let md = "# Facts\n\nThe Nile is long.\nIt flows\nnorth.\n\n```\nlet x = 1.\n```\n- Paris is in France.\n";
-        let mut p = Paragraphs::new(true);
-        let mut got = Vec::new();
-        for (i, l) in md.lines().enumerate() {
-            got.extend(p.push_line(l, i as u64 + 1));
-        }
-        got.extend(p.finish());
-        let got: Vec<(String, u64)> = got
-            .into_iter()
-            .filter_map(|x| match x {
-                Piece::Sentence { text, line } => Some((text, line)),
-                Piece::Error { .. } => None,
-            })
-            .collect();
         assert_eq!(
-            got,
+            text_sentences(md, true),
             vec![
                 ("Facts".to_string(), 1),
                 ("The Nile is long.".to_string(), 3),

@@ -26,6 +26,11 @@ fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out).unwrap()
 }
 
+/// Runs `cmd` (a `--json` command), asserts that it succeeds and parses its output.
+fn json_ok(cmd: &mut Command) -> serde_json::Value {
+    json(&cmd.assert().success().get_output().stdout)
+}
+
 #[test]
 fn learn_from_files_then_query_the_graph() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,30 +38,22 @@ fn learn_from_files_then_query_the_graph() {
     let f = dir.path().join("facts.txt");
     std::fs::write(&f, FACTS).unwrap();
 
-    let out = kimera(&db)
-        .args(["--json", "learn", "--workers", "2", "--lang", "en"])
-        .arg(&f)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let s = json(&out);
+    let s = json_ok(
+        kimera(&db)
+            .args(["--json", "learn", "--workers", "2", "--lang", "en"])
+            .arg(&f),
+    );
     assert_eq!(s["learned"], 6);
     assert!(s["associations"].as_u64().unwrap() > 6);
     assert!(s["seconds"]["persist"].is_number());
     assert!(s["times"]["wall"].as_f64().is_some_and(|w| w > 0.0));
 
     // learning again (same store, same file) learns nothing new
-    let out = kimera(&db)
-        .args(["--json", "learn", "--lang", "en"])
-        .arg(&f)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let again = json(&out);
+    let again = json_ok(
+        kimera(&db)
+            .args(["--json", "learn", "--lang", "en"])
+            .arg(&f),
+    );
     assert_eq!(
         (again["learned"].as_u64(), again["already_known"].as_u64()),
         (Some(0), Some(6))
@@ -72,14 +69,7 @@ fn learn_from_files_then_query_the_graph() {
                 .and(predicate::str::contains("tar part-of →"))
                 .and(predicate::str::contains("Smoking causes cancer")),
         );
-    let out = kimera(&db)
-        .args(["--json", "concept", "france"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v = json(&out);
+    let v = json_ok(kimera(&db).args(["--json", "concept", "france"]));
     let cap = v["out"]
         .as_array()
         .unwrap()
@@ -170,14 +160,8 @@ fn learning_in_several_invocations_stores_the_same_graph_as_one() {
         .args(["learn", "--workers", "2", "--page", "250", "--chunk", "64"])
         .assert()
         .success();
-    let out = kimera(&several)
-        .args(["--json", "learn", "--workers", "2", "--page", "300"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let again = json(&out);
+    let again =
+        json_ok(kimera(&several).args(["--json", "learn", "--workers", "2", "--page", "300"]));
     assert_eq!(again["learned"], 0);
     assert_eq!(again["already_known"], again["statements"]);
     assert_eq!(again["provenance_rows_written"], 0);
@@ -210,21 +194,14 @@ fn a_dry_run_rebuild_leaves_the_stored_graph_alone() {
     let before = Store::open(&db).unwrap().read_graph(true).unwrap();
     assert_eq!(before.learned.len(), 6);
 
-    let out = kimera(&db)
-        .args([
-            "--json",
-            "learn",
-            "--rebuild",
-            "--dry-run",
-            "--workers",
-            "2",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let s = json(&out);
+    let s = json_ok(kimera(&db).args([
+        "--json",
+        "learn",
+        "--rebuild",
+        "--dry-run",
+        "--workers",
+        "2",
+    ]));
     // everything learned again in memory, nothing written, nothing cleared
     assert_eq!(
         (s["learned"].as_u64(), s["already_known"].as_u64()),
@@ -369,22 +346,18 @@ fn graph_detector_scars_exactly_the_planted_conflicts_of_labelled_pairs() {
             .collect();
         store.put_embeddings("test-model", &items).unwrap();
     }
-    let out = kimera(&db)
-        .args([
-            "--json",
-            "run",
-            "--pairing",
-            "pairs",
-            "--detectors",
-            "graph",
-        ])
-        .args(["--model-id", "test-model", "--workers", "2"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let s = json(&out);
+    let s = json_ok(
+        kimera(&db)
+            .args([
+                "--json",
+                "run",
+                "--pairing",
+                "pairs",
+                "--detectors",
+                "graph",
+            ])
+            .args(["--model-id", "test-model", "--workers", "2"]),
+    );
     assert_eq!(s["new_scars"], 3, "{s}");
     assert_eq!(graph_scars(&db), planted_conflicts());
 }

@@ -251,10 +251,10 @@ pub fn extraction_conflicts(g: &Graph, ea: &Extraction, eb: &Extraction) -> Opti
 pub fn find_conflicts(g: &Graph) -> Vec<(GeoidId, GeoidId, Conflict)> {
     let mut found: FxHashMap<(GeoidId, GeoidId), Conflict> = FxHashMap::default();
     let mut add = |x: AssocId, y: AssocId, score: f32, evidence: serde_json::Value| {
-        let (ax, ay) = (g.association(x), g.association(y));
+        let (sxs, sys) = (g.association_sources(x), g.association_sources(y));
         let mut n = 0;
-        'outer: for &sx in &ax.sources {
-            for &sy in &ay.sources {
+        'outer: for &sx in sxs {
+            for &sy in sys {
                 if sx == sy {
                     continue;
                 }

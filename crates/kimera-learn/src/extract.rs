@@ -118,17 +118,92 @@ pub struct Link {
 }
 
 /// Everything learned from one statement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+///
+/// The terms are kept one after another in one string (three allocations per
+/// statement, however many terms): extraction runs on every worker and its results
+/// are freed on others.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extraction {
-    /// Distinct concepts of the statement, in order of first appearance.
-    pub terms: Vec<String>,
+    /// The distinct concepts of the statement, in order of first appearance, one
+    /// after another.
+    text: String,
+    /// End of each term in `text`.
+    ends: Vec<usize>,
     /// Distinct associations, sorted by (src, dst, rel, attr).
     pub links: Vec<Link>,
 }
 
 impl Extraction {
+    /// Term `i` (as a [`Link`] names it).
     pub fn term(&self, i: u32) -> &str {
-        &self.terms[i as usize]
+        self.view().term(i as usize)
+    }
+
+    /// The distinct concepts of the statement, in order of first appearance.
+    pub fn terms(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.view().terms()
+    }
+
+    pub fn term_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Appends a term (no check that it is new) and returns its index.
+    pub fn push_term(&mut self, term: &str) -> u32 {
+        self.text.push_str(term);
+        self.ends.push(self.text.len());
+        (self.ends.len() - 1) as u32
+    }
+
+    pub(crate) fn view(&self) -> ExtractionRef<'_> {
+        ExtractionRef {
+            text: &self.text,
+            start: 0,
+            ends: &self.ends,
+            links: &self.links,
+        }
+    }
+}
+
+/// Serialised as `{"terms": [...], "links": [...]}`.
+impl Serialize for Extraction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Extraction", 2)?;
+        st.serialize_field("terms", &self.terms().collect::<Vec<_>>())?;
+        st.serialize_field("links", &self.links)?;
+        st.end()
+    }
+}
+
+/// One statement's extraction, borrowed: from an [`Extraction`], or from buffers that
+/// hold several statements' terms one after another (`start` is where this
+/// statement's first term begins, `ends` where each of its terms ends).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExtractionRef<'a> {
+    pub text: &'a str,
+    pub start: usize,
+    pub ends: &'a [usize],
+    pub links: &'a [Link],
+}
+
+impl<'a> ExtractionRef<'a> {
+    pub fn term_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn term(&self, i: usize) -> &'a str {
+        let a = if i == 0 { self.start } else { self.ends[i - 1] };
+        &self.text[a..self.ends[i]]
+    }
+
+    pub fn terms(self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
+        let (text, mut a) = (self.text, self.start);
+        self.ends.iter().map(move |&b| {
+            let t = &text[a..b];
+            a = b;
+            t
+        })
     }
 }
 
@@ -440,12 +515,12 @@ impl Builder<'_> {
         self.toks.toks[i].kind
     }
 
-    fn intern(&mut self, term: String) -> u32 {
-        if let Some(i) = self.out.terms.iter().position(|t| *t == term) {
-            return i as u32;
+    fn intern(&mut self, term: &str) -> u32 {
+        let known = self.out.terms().position(|t| t == term);
+        match known {
+            Some(i) => i as u32,
+            None => self.out.push_term(term),
         }
-        self.out.terms.push(term);
-        (self.out.terms.len() - 1) as u32
     }
 
     fn norm_word(&self, i: usize) -> String {
@@ -554,9 +629,9 @@ impl Builder<'_> {
         } else {
             (src, dst)
         };
-        let src = self.intern(src);
-        let dst = self.intern(dst);
-        let attr = attr.map(|a| self.intern(a));
+        let src = self.intern(&src);
+        let dst = self.intern(&dst);
+        let attr = attr.map(|a| self.intern(&a));
         self.out.links.push(Link {
             src,
             dst,
@@ -776,7 +851,7 @@ impl Builder<'_> {
             .filter(|&i| self.kind(i) == TokKind::Word && !is_stop_word(self.word(i)))
             .map(|i| self.norm_word(i))
             .collect();
-        let ids: Vec<u32> = content.into_iter().map(|t| self.intern(t)).collect();
+        let ids: Vec<u32> = content.iter().map(|t| self.intern(t)).collect();
         for i in 0..ids.len() {
             for d in 1..=COOCCUR_WINDOW {
                 let Some(&j) = ids.get(i + d) else { break };
@@ -784,7 +859,7 @@ impl Builder<'_> {
                     continue;
                 }
                 let (a, b) = (ids[i], j);
-                let (a, b) = if self.out.terms[b as usize] < self.out.terms[a as usize] {
+                let (a, b) = if self.out.term(b) < self.out.term(a) {
                     (b, a)
                 } else {
                     (a, b)

@@ -29,7 +29,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::LearnError;
-use crate::extract::{Extraction, Relation};
+use crate::extract::{Extraction, ExtractionRef, Relation};
 
 pub type ConceptId = u32;
 pub type AssocId = u32;
@@ -37,6 +37,7 @@ pub type AssocId = u32;
 pub type SourceId = u32;
 
 const NO_ATTR: u32 = u32::MAX;
+
 /// "Not in the graph yet" in [`Ids::resolve`]'s output.
 pub(crate) const UNRESOLVED: u32 = u32::MAX;
 
@@ -65,12 +66,25 @@ pub struct Association {
     /// Distinct source statements.
     pub count: u32,
     pub last_seen: i64,
-    /// The statements it was learned from, in learning order (empty in a bounded
-    /// graph, and for a graph loaded without provenance: see [`Graph::bounded`]).
-    pub sources: Vec<SourceId>,
 }
 
 type Key = (ConceptId, Relation, u32, ConceptId);
+
+/// Association keys and their ids.
+pub(crate) type KeyMap = FxHashMap<Key, AssocId>;
+
+/// What [`Graph::assign`] knows of a statement's ids before it starts.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Known<'a> {
+    /// The ids [`Ids::resolve`] found, for each term then each link (empty: look
+    /// everything up).
+    pub ids: &'a [u32],
+    /// In the parallel path, the associations the previous chunk created: they are
+    /// not in the id map yet (another worker enters them while this chunk is merged,
+    /// see [`Graph::take_assoc_ids`]), and the keys this chunk creates are not entered
+    /// there either but kept in [`Graph::take_fresh`]'s map.
+    pub pending: Option<&'a KeyMap>,
+}
 
 /// The concept graph.
 #[derive(Debug, Default, Clone)]
@@ -78,7 +92,19 @@ pub struct Graph {
     concepts: Vec<Concept>,
     concept_ids: FxHashMap<String, ConceptId>,
     assocs: Vec<Association>,
+    /// Each association's source statements, in learning order, when provenance is
+    /// kept (else empty): apart from `assocs` so that a bounded graph's associations
+    /// are 48 bytes, not 72.
+    assoc_sources: Vec<Vec<SourceId>>,
     assoc_ids: FxHashMap<Key, AssocId>,
+    /// Associations created by [`Graph::assign`] with [`Known::pending`], not in
+    /// `assoc_ids` yet.
+    fresh: KeyMap,
+    /// Associations created by [`Graph::assign`] with [`Known::pending`], numbered
+    /// after `assocs` and appended to it by [`Graph::apply_parallel`], off the thread
+    /// that assigns ids (appending grows a large array: reallocation, copying and
+    /// first-touch page faults).
+    staged: Vec<Association>,
     /// Associations touching each concept, either end, in creation order. The last
     /// `new_ends.len()` associations are not in it yet: they are linked in after a
     /// chunk's ids are assigned ([`Graph::link_new`]), by another worker in the
@@ -115,14 +141,11 @@ pub(crate) struct Update {
 impl Association {
     /// Adds one piece of evidence (the same arithmetic on every path, in the same
     /// order, which is what keeps strengths bit-identical).
-    fn update(&mut self, u: &Update, keep_source: bool) {
+    fn update(&mut self, u: &Update) {
         self.strength = 1.0 - (1.0 - self.strength) * (1.0 - f64::from(u.confidence));
         self.confidence = self.confidence.max(u.confidence);
         self.count += 1;
         self.last_seen = self.last_seen.max(u.seen_at);
-        if keep_source {
-            self.sources.push(u.sid);
-        }
     }
 }
 
@@ -152,6 +175,7 @@ impl PartialEq for Graph {
     fn eq(&self, o: &Self) -> bool {
         self.concepts == o.concepts
             && self.assocs == o.assocs
+            && self.assoc_sources == o.assoc_sources
             && self.sources_base == o.sources_base
             && self.sources == o.sources
     }
@@ -214,6 +238,14 @@ impl Graph {
 
     pub fn associations(&self) -> &[Association] {
         &self.assocs
+    }
+
+    /// The statements association `id` was learned from, in learning order (empty in
+    /// a bounded graph, and in one loaded without provenance: see [`Graph::bounded`]).
+    pub fn association_sources(&self, id: AssocId) -> &[SourceId] {
+        self.assoc_sources
+            .get(id as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn association(&self, id: AssocId) -> &Association {
@@ -300,10 +332,13 @@ impl Graph {
     pub fn learn(&mut self, id: &GeoidId, seen_at: i64, ex: &Extraction) -> bool {
         let mut updates = std::mem::take(&mut self.updates);
         updates.clear();
-        let learned = self.assign(id, None, seen_at, ex, &[], &mut updates);
+        let learned = self.assign(id, None, seen_at, ex.view(), Known::default(), &mut updates);
         self.link_new();
         for u in &updates {
-            self.assocs[u.aid as usize].update(u, self.keep_sources);
+            self.assocs[u.aid as usize].update(u);
+            if self.keep_sources {
+                self.assoc_sources[u.aid as usize].push(u.sid);
+            }
             let f = &mut self.dirty.assoc_flag[u.aid as usize];
             if !*f {
                 *f = true;
@@ -323,6 +358,27 @@ impl Graph {
         }
     }
 
+    /// Takes the association id map out of the graph, for [`enter_keys`] to add the
+    /// previous chunk's keys to while [`Graph::assign`] (which does not read it when
+    /// given [`Known::pending`]) merges the next chunk. Put it back with
+    /// [`Graph::put_assoc_ids`] before anything else uses the graph.
+    pub(crate) fn take_assoc_ids(&mut self) -> KeyMap {
+        std::mem::take(&mut self.assoc_ids)
+    }
+
+    pub(crate) fn put_assoc_ids(&mut self, ids: KeyMap) {
+        debug_assert!(self.assoc_ids.is_empty());
+        self.assoc_ids = ids;
+    }
+
+    /// The keys [`Graph::assign`] created with [`Known::pending`] since the last call
+    /// (they are not in the id map: enter them with [`enter_keys`]); `spare` (cleared)
+    /// collects the next ones, to reuse its allocation.
+    pub(crate) fn take_fresh(&mut self, mut spare: KeyMap) -> KeyMap {
+        spare.clear();
+        std::mem::replace(&mut self.fresh, spare)
+    }
+
     /// The order-dependent part of [`Graph::learn`]: records the statement, counts its
     /// concepts, gives new concepts and associations their ids, and appends the
     /// evidence each association receives to `out`, to be applied by
@@ -337,8 +393,8 @@ impl Graph {
         id: &GeoidId,
         unique: Option<GeoidId>,
         seen_at: i64,
-        ex: &Extraction,
-        resolved: &[u32],
+        ex: ExtractionRef<'_>,
+        known: Known<'_>,
         out: &mut Vec<Update>,
     ) -> bool {
         let sid = self.sources_base + self.sources.len() as SourceId;
@@ -357,19 +413,19 @@ impl Graph {
                 self.sources.push(id.clone());
             }
         }
-        let known = |i: usize| resolved.get(i).copied().unwrap_or(UNRESOLVED);
+        let resolved = |i: usize| known.ids.get(i).copied().unwrap_or(UNRESOLVED);
         let mut cids = std::mem::take(&mut self.scratch);
         cids.clear();
-        for (i, t) in ex.terms.iter().enumerate() {
-            let c = match known(i) {
+        for (i, t) in ex.terms().enumerate() {
+            let c = match resolved(i) {
                 UNRESOLVED => self.intern(t, seen_at),
                 c => self.touch(c, seen_at),
             };
             cids.push(c);
         }
-        let nt = ex.terms.len();
+        let nt = ex.term_count();
         for (j, l) in ex.links.iter().enumerate() {
-            let aid = match known(nt + j) {
+            let aid = match resolved(nt + j) {
                 UNRESOLVED => {
                     let key = (
                         cids[l.src as usize],
@@ -377,14 +433,7 @@ impl Graph {
                         l.attr.map_or(NO_ATTR, |a| cids[a as usize]),
                         cids[l.dst as usize],
                     );
-                    let next = self.assocs.len() as AssocId;
-                    match self.assoc_ids.entry(key) {
-                        Entry::Occupied(e) => *e.get(),
-                        Entry::Vacant(e) => {
-                            e.insert(next);
-                            self.push_association(key, l.attr.is_some(), seen_at)
-                        }
-                    }
+                    self.find_or_add(key, l.attr.is_some(), seen_at, known.pending)
                 }
                 a => a,
             };
@@ -398,6 +447,32 @@ impl Graph {
         }
         self.scratch = cids;
         true
+    }
+
+    /// The id of association `key`, created if new: looked up in the id map, or with
+    /// `pending` (see [`Known::pending`]) in it and in the keys created since.
+    fn find_or_add(
+        &mut self,
+        key: Key,
+        has_attr: bool,
+        seen_at: i64,
+        pending: Option<&KeyMap>,
+    ) -> AssocId {
+        let map = match pending {
+            Some(p) => match p.get(&key) {
+                Some(&a) => return a,
+                None => &mut self.fresh,
+            },
+            None => &mut self.assoc_ids,
+        };
+        let next = (self.assocs.len() + self.staged.len()) as AssocId;
+        match map.entry(key) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                e.insert(next);
+                self.push_association(key, has_attr, seen_at, pending.is_some())
+            }
+        }
     }
 
     /// Applies the evidence [`Graph::assign`] collected, on the current rayon pool.
@@ -421,7 +496,8 @@ impl Graph {
         let unindexed = std::mem::take(&mut self.unindexed);
         let (sources, source_ids, base) = (&self.sources, &mut self.source_ids, self.sources_base);
         let ends = std::mem::take(&mut self.new_ends);
-        let (adj, nc, na) = (&mut self.adj, self.concepts.len(), self.assocs.len());
+        let na = self.assocs.len() + self.staged.len();
+        let (adj, nc) = (&mut self.adj, self.concepts.len());
         let index = || {
             for &sid in &unindexed {
                 source_ids.insert(sources[(sid - base) as usize].clone(), sid);
@@ -432,12 +508,20 @@ impl Graph {
             concept_ids: &self.concept_ids,
             assoc_ids: &self.assoc_ids,
         };
-        let assocs = &mut self.assocs;
+        let (assocs, staged) = (&mut self.assocs, &mut self.staged);
+        let assoc_sources = &mut self.assoc_sources;
         let dirty = &mut self.dirty;
         let keep = self.keep_sources;
         let ((), ((), r)) = rayon::join(index, || {
             rayon::join(
-                || apply_updates(assocs, dirty, keep, updates),
+                || {
+                    assocs.append(staged);
+                    dirty.assoc_flag.resize(assocs.len(), false);
+                    if keep {
+                        assoc_sources.resize_with(assocs.len(), Vec::new);
+                    }
+                    apply_updates(assocs, assoc_sources, dirty, updates)
+                },
                 || beside(ids),
             )
         });
@@ -461,16 +545,15 @@ impl Ids<'_> {
     /// run it on a chunk in parallel (also while the previous chunk's evidence is
     /// applied, which changes neither map). Ids only ever get added, so an id resolved before
     /// a chunk is merged is still right while it is merged.
-    pub(crate) fn resolve(&self, ex: &Extraction, out: &mut Vec<u32>) {
+    pub(crate) fn resolve(&self, ex: ExtractionRef<'_>, out: &mut Vec<u32>) {
         let start = out.len();
-        out.extend(ex.terms.iter().map(|t| {
-            self.concept_ids
-                .get(t.as_str())
-                .copied()
-                .unwrap_or(UNRESOLVED)
-        }));
-        for l in &ex.links {
-            let cids = &out[start..start + ex.terms.len()];
+        let nt = ex.term_count();
+        out.extend(
+            ex.terms()
+                .map(|t| self.concept_ids.get(t).copied().unwrap_or(UNRESOLVED)),
+        );
+        for l in ex.links {
+            let cids = &out[start..start + nt];
             let (s, d) = (cids[l.src as usize], cids[l.dst as usize]);
             let attr = l.attr.map_or(NO_ATTR, |a| cids[a as usize]);
             // (NO_ATTR and UNRESOLVED are the same number: test the attribute only
@@ -487,6 +570,12 @@ impl Ids<'_> {
             out.push(aid);
         }
     }
+}
+
+/// Enters keys [`Graph::assign`] created in the parallel path into the graph's id map
+/// (taken out with [`Graph::take_assoc_ids`]).
+pub(crate) fn enter_keys(ids: &mut KeyMap, keys: &KeyMap) {
+    ids.extend(keys.iter().map(|(k, a)| (*k, *a)));
 }
 
 /// Enters the last `ends.len()` of `assocs` associations (given by their ends) in the
@@ -509,7 +598,13 @@ fn link(
 }
 
 /// [`Graph::apply_parallel`]'s evidence part.
-fn apply_updates(assocs: &mut [Association], dirty: &mut Dirty, keep: bool, updates: &[Update]) {
+/// `sources` is empty when provenance is not kept.
+fn apply_updates(
+    assocs: &mut [Association],
+    sources: &mut [Vec<SourceId>],
+    dirty: &mut Dirty,
+    updates: &[Update],
+) {
     use rayon::prelude::*;
     {
         let n = assocs.len();
@@ -522,17 +617,23 @@ fn apply_updates(assocs: &mut [Association], dirty: &mut Dirty, keep: bool, upda
         for u in updates {
             buckets[u.aid as usize / span].push(*u);
         }
+        let mut source_spans: Vec<&mut [Vec<SourceId>]> = sources.chunks_mut(span).collect();
+        source_spans.resize_with(buckets.len(), || &mut []);
         let flagged: Vec<Vec<AssocId>> = assocs
             .par_chunks_mut(span)
             .zip(dirty.assoc_flag.par_chunks_mut(span))
+            .zip(source_spans.par_iter_mut())
             .zip(buckets.par_iter())
             .enumerate()
-            .map(|(k, ((assocs, flags), bucket))| {
+            .map(|(k, (((assocs, flags), sources), bucket))| {
                 let base = k * span;
                 let mut dirty = Vec::new();
                 for u in bucket {
                     let i = u.aid as usize - base;
-                    assocs[i].update(u, keep);
+                    assocs[i].update(u);
+                    if let Some(s) = sources.get_mut(i) {
+                        s.push(u.sid);
+                    }
                     if !flags[i] {
                         flags[i] = true;
                         dirty.push(u.aid);
@@ -546,10 +647,11 @@ fn apply_updates(assocs: &mut [Association], dirty: &mut Dirty, keep: bool, upda
 }
 
 impl Graph {
-    /// Appends a new association (already entered in `assoc_ids`).
-    fn push_association(&mut self, key: Key, has_attr: bool, seen_at: i64) -> AssocId {
-        let a = self.assocs.len() as AssocId;
-        self.assocs.push(Association {
+    /// Appends a new association (already entered in an id map), to `staged` when
+    /// `stage`.
+    fn push_association(&mut self, key: Key, has_attr: bool, seen_at: i64, stage: bool) -> AssocId {
+        let a = (self.assocs.len() + self.staged.len()) as AssocId;
+        let assoc = Association {
             src: key.0,
             dst: key.3,
             rel: key.1,
@@ -558,9 +660,16 @@ impl Graph {
             confidence: 0.0,
             count: 0,
             last_seen: seen_at,
-            sources: Vec::new(),
-        });
-        self.dirty.assoc_flag.push(false);
+        };
+        if stage {
+            self.staged.push(assoc);
+        } else {
+            self.assocs.push(assoc);
+            self.dirty.assoc_flag.push(false);
+            if self.keep_sources {
+                self.assoc_sources.push(Vec::new());
+            }
+        }
         self.new_ends.push((key.0, key.3));
         a
     }
@@ -701,8 +810,10 @@ impl Graph {
                 confidence: a.confidence as f32,
                 count: a.count as u32,
                 last_seen: a.last_seen,
-                sources: Vec::new(),
             });
+            if g.keep_sources {
+                g.assoc_sources.push(Vec::new());
+            }
         }
         let (na, ns) = (
             g.assocs.len() as i64,
@@ -712,7 +823,9 @@ impl Graph {
             if !(0..na).contains(&a) || !(0..ns).contains(&s) {
                 return Err(corrupt(format!("association_sources ({a}, {s})")));
             }
-            g.assocs[a as usize].sources.push(s as SourceId);
+            if let Some(list) = g.assoc_sources.get_mut(a as usize) {
+                list.push(s as SourceId);
+            }
         }
         g.dirty = Dirty {
             sources_from: g.sources.len(),

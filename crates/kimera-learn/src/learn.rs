@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::LearnError;
-use crate::extract::{ExtractError, Extraction, extract};
-use crate::graph::{Graph, Ids, Update};
+use crate::extract::{ExtractError, Extraction, ExtractionRef, Link, extract};
+use crate::graph::{Graph, Ids, KeyMap, Known, Update, enter_keys};
 
 /// Below this many statements a batch is learned sequentially even with several
 /// workers: measured with `cargo bench -p kimera-learn` (`threshold` group), parallel
@@ -317,20 +317,129 @@ where
     (r, t.elapsed())
 }
 
-/// Statements per parallel task when a chunk is resolved against the graph.
-const RESOLVE_BLOCK: usize = 64;
+/// Statements per parallel task when a chunk is extracted and resolved against the
+/// graph: one [`Block`] each.
+const BLOCK: usize = 64;
+
+/// One statement's place in a [`Block`].
+enum Item {
+    /// Learned before this batch: not extracted.
+    Known,
+    Failed(String),
+    /// Extracted: this many terms and links, next in the block's buffers.
+    Extracted {
+        terms: usize,
+        links: usize,
+    },
+}
+
+/// The extractions of up to [`BLOCK`] consecutive statements, flattened into a few
+/// buffers (all terms in one string) by the worker that extracted them. Each
+/// statement's [`Extraction`] is freed at once on the thread that allocated it (its
+/// memory is reused for the next statement), and what crosses to the other threads is
+/// a few allocations per block instead of several per statement: with mimalloc a block
+/// freed on another thread costs an atomic push and, later, a collection by its owner
+/// (when every statement's extraction crossed threads, extracting took 2 workers
+/// 10-45% more CPU time than 1).
+#[derive(Default)]
+struct Block {
+    items: Vec<Item>,
+    text: String,
+    /// End of each term in `text`.
+    ends: Vec<usize>,
+    links: Vec<Link>,
+    /// Per item, a copy of its id when the statement is new and unrepeated in the batch
+    /// (see [`Graph::assign`]), made here rather than on the thread that merges.
+    unique: Vec<Option<GeoidId>>,
+    /// Time spent extracting the block.
+    extract: Duration,
+}
+
+/// What a [`Block`] holds for one statement.
+enum View<'a> {
+    Known,
+    Failed(&'a str),
+    Extracted(ExtractionRef<'a>),
+}
+
+impl Block {
+    /// Extracts `statements`, the block starting at position `offset` of the batch.
+    fn extract<S, E>(
+        statements: &[S],
+        offset: usize,
+        known: &[bool],
+        repeated: &[bool],
+        extractor: &E,
+    ) -> Block
+    where
+        S: AsStatement,
+        E: Fn(&str, &str) -> Result<Extraction, ExtractError>,
+    {
+        let t = Instant::now();
+        let n = statements.len();
+        let mut b = Block {
+            items: Vec::with_capacity(n),
+            unique: Vec::with_capacity(n),
+            ..Block::default()
+        };
+        for (i, s) in statements.iter().enumerate() {
+            let new = !known[offset + i];
+            b.unique
+                .push((new && !repeated[offset + i]).then(|| s.id().clone()));
+            if !new {
+                b.items.push(Item::Known);
+                continue;
+            }
+            match extract_isolated(s, extractor).0 {
+                Ok(ex) => {
+                    for t in ex.terms() {
+                        b.text.push_str(t);
+                        b.ends.push(b.text.len());
+                    }
+                    b.links.extend_from_slice(&ex.links);
+                    b.items.push(Item::Extracted {
+                        terms: ex.term_count(),
+                        links: ex.links.len(),
+                    });
+                }
+                Err(message) => b.items.push(Item::Failed(message)),
+            }
+        }
+        b.extract = t.elapsed();
+        b
+    }
+
+    /// The block's statements in order.
+    fn views(&self) -> impl Iterator<Item = View<'_>> {
+        let (mut t, mut l) = (0, 0);
+        self.items.iter().map(move |item| match item {
+            Item::Known => View::Known,
+            Item::Failed(m) => View::Failed(m),
+            &Item::Extracted { terms, links } => {
+                let f = ExtractionRef {
+                    text: &self.text,
+                    start: if t == 0 { 0 } else { self.ends[t - 1] },
+                    ends: &self.ends[t..t + terms],
+                    links: &self.links[l..l + links],
+                };
+                t += terms;
+                l += links;
+                View::Extracted(f)
+            }
+        })
+    }
+}
 
 /// The hashing half of merging a chunk, on all workers: for every statement, the ids
-/// its terms and links already have (see [`Ids::resolve`]), in blocks of
-/// [`RESOLVE_BLOCK`] statements, one flat vector per block.
-fn resolve_chunk(ids: Ids<'_>, extracted: &[Extracted]) -> Vec<Vec<u32>> {
-    extracted
-        .par_chunks(RESOLVE_BLOCK)
-        .map(|block| {
+/// its terms and links already have (see [`Ids::resolve`]), one flat vector per block.
+fn resolve_chunk(ids: Ids<'_>, blocks: &[Block]) -> Vec<Vec<u32>> {
+    blocks
+        .par_iter()
+        .map(|b| {
             let mut out = Vec::new();
-            for e in block {
-                if let Some((Ok(ex), _)) = e {
-                    ids.resolve(ex, &mut out);
+            for v in b.views() {
+                if let View::Extracted(f) = v {
+                    ids.resolve(f, &mut out);
                 }
             }
             out
@@ -338,46 +447,73 @@ fn resolve_chunk(ids: Ids<'_>, extracted: &[Extracted]) -> Vec<Vec<u32>> {
         .collect()
 }
 
-/// Merges one chunk's extractions into the graph, in order. With `resolved` (the ids
-/// [`resolve_chunk`] found), only the order-dependent part is done here and the
-/// associations' evidence is returned, for [`Graph::apply_parallel`]; without, each
-/// statement is learned whole.
-///
-/// `unique` holds, per statement, a copy of its id made by a worker when the statement
-/// is known to be new and alone in its batch (see [`Graph::assign`]).
+/// Merges one chunk's extractions into the graph, in order: only the order-dependent
+/// part is done here (with the ids [`resolve_chunk`] found), and the associations'
+/// evidence is returned, for [`Graph::apply_parallel`].
+fn merge_blocks<S: AsStatement>(
+    graph: &mut Graph,
+    offset: usize,
+    chunk: &[S],
+    blocks: &mut [Block],
+    resolved: &[Vec<u32>],
+    pending: &KeyMap,
+    report: &mut LearnReport,
+) -> Vec<Update> {
+    let t = Instant::now();
+    let mut updates = Vec::new();
+    let mut statements = chunk.iter().enumerate();
+    for (b, ids) in blocks.iter_mut().zip(resolved) {
+        report.times.extract += b.extract;
+        let unique = std::mem::take(&mut b.unique);
+        let mut cursor = 0;
+        for ((v, own), (i, s)) in b.views().zip(unique).zip(&mut statements) {
+            match v {
+                View::Known => report.already_known += 1,
+                View::Failed(message) => report.errors.push(StatementError {
+                    id: s.id().clone(),
+                    index: offset + i,
+                    message: message.to_string(),
+                }),
+                View::Extracted(f) => {
+                    let n = f.term_count() + f.links.len();
+                    cursor += n;
+                    let known = Known {
+                        ids: &ids[cursor - n..cursor],
+                        pending: Some(pending),
+                    };
+                    if graph.assign(s.id(), own, s.seen_at(), f, known, &mut updates) {
+                        report.learned += 1;
+                    } else {
+                        report.already_known += 1;
+                    }
+                }
+            }
+        }
+    }
+    let spent = t.elapsed();
+    report.times.graph += spent;
+    report.times.serial += spent;
+    updates
+}
+
+/// Merges one chunk's extractions into the graph, in order, each statement whole
+/// ([`Graph::learn`]).
 fn merge<S: AsStatement>(
     graph: &mut Graph,
     offset: usize,
     chunk: &[S],
     extracted: &[Extracted],
-    mut unique: Vec<Option<GeoidId>>,
-    resolved: Option<&[Vec<u32>]>,
     report: &mut LearnReport,
-) -> Vec<Update> {
+) {
     let t = Instant::now();
-    let mut updates = Vec::new();
-    let mut cursor = 0;
-    unique.resize(chunk.len(), None);
-    for (i, ((s, e), own)) in chunk.iter().zip(extracted).zip(unique).enumerate() {
-        if i % RESOLVE_BLOCK == 0 {
-            cursor = 0;
-        }
+    for (i, (s, e)) in chunk.iter().zip(extracted).enumerate() {
         match e {
             None => report.already_known += 1,
             Some((r, d)) => {
                 report.times.extract += *d;
                 match r {
                     Ok(ex) => {
-                        let learned = match resolved {
-                            Some(blocks) => {
-                                let n = ex.terms.len() + ex.links.len();
-                                cursor += n;
-                                let ids = &blocks[i / RESOLVE_BLOCK][cursor - n..cursor];
-                                graph.assign(s.id(), own, s.seen_at(), ex, ids, &mut updates)
-                            }
-                            None => graph.learn(s.id(), s.seen_at(), ex),
-                        };
-                        if learned {
+                        if graph.learn(s.id(), s.seen_at(), ex) {
                             report.learned += 1;
                         } else {
                             report.already_known += 1;
@@ -395,7 +531,6 @@ fn merge<S: AsStatement>(
     let spent = t.elapsed();
     report.times.graph += spent;
     report.times.serial += spent;
-    updates
 }
 
 /// For each statement, whether its id occurs more than once in the batch (or shares a
@@ -438,15 +573,7 @@ fn learn_sequential<S, E>(
             .iter()
             .map(|s| (!graph.is_learned(s.id())).then(|| extract_isolated(s, extractor)))
             .collect();
-        merge(
-            graph,
-            ci * chunk.max(1),
-            c,
-            &extracted,
-            Vec::new(),
-            None,
-            report,
-        );
+        merge(graph, ci * chunk.max(1), c, &extracted, report);
         progress(&Progress {
             done: (ci * chunk.max(1) + c.len()) as u64,
             total: batch.len() as u64,
@@ -459,9 +586,9 @@ fn learn_sequential<S, E>(
 struct Chunk {
     /// Position of its first statement in the batch.
     offset: usize,
-    extracted: Vec<Extracted>,
-    /// Copies of the ids of new, unrepeated statements (see [`Graph::assign`]).
-    unique: Vec<Option<GeoidId>>,
+    /// Statements in the chunk.
+    len: usize,
+    blocks: Vec<Block>,
 }
 
 /// Chunks are extracted by all workers while the previous chunk is merged into the
@@ -478,11 +605,19 @@ struct Chunk {
 /// than extracting (hash lookups and cache misses in a large graph), and 2 workers
 /// were slower than 1.
 ///
+/// What stays on the one thread is kept small: the associations a chunk creates are
+/// found and numbered with two small maps (the previous chunk's new keys, `new_keys`,
+/// and this chunk's, [`Graph::take_fresh`]) instead of the large id map, which another
+/// worker updates meanwhile ([`enter_keys`]); and the new associations are appended to
+/// the graph's array later by a worker ([`Graph::apply_parallel`]), so growing that
+/// array is not on this thread either.
+///
 /// Each step waits for the previous one, so a chunk costs two synchronisations of the
-/// pool: (merge chunk k ‖ extract chunk k+1), then (apply chunk k's evidence ‖ resolve
-/// chunk k+1 ‖ free chunk k's extractions). Resolving k+1 beside the evidence of k is
-/// sound because applying evidence changes no id map, and it sees every id chunk k
-/// created since that merge is done.
+/// pool: (merge chunk k ‖ extract chunk k+1 ‖ enter chunk k-1's new keys in the id
+/// map), then (apply chunk k's evidence ‖ resolve chunk k+1 ‖ free chunk k's
+/// extractions). Resolving k+1 beside the evidence of k is sound because applying
+/// evidence changes no id map; it sees every id up to chunk k-1 in the id map, and
+/// merging k+1 finds chunk k's in `new_keys`.
 fn learn_parallel<S, E>(
     pool: &rayon::ThreadPool,
     chunk: usize,
@@ -505,52 +640,53 @@ fn learn_parallel<S, E>(
     let total = batch.len() as u64;
     let extract_chunk = |ci: usize, c: &[S]| {
         let offset = ci * chunk;
-        // a copy of each new, unrepeated id, made here rather than on the thread that
-        // merges
-        let (extracted, unique) = c
-            .par_iter()
+        let blocks = c
+            .par_chunks(BLOCK)
             .enumerate()
-            .map(|(i, s)| {
-                let new = !known[offset + i];
-                (
-                    new.then(|| extract_isolated(s, extractor)),
-                    (new && !repeated[offset + i]).then(|| s.id().clone()),
-                )
-            })
-            .unzip();
+            .map(|(bi, b)| Block::extract(b, offset + bi * BLOCK, &known, &repeated, extractor))
+            .collect();
         Chunk {
             offset,
-            extracted,
-            unique,
+            len: c.len(),
+            blocks,
         }
     };
     pool.install(|| {
         // the chunk extracted and resolved, waiting to be merged
         let mut pending: Option<(Chunk, Vec<Vec<u32>>)> = None;
+        // the associations the last merged chunk created, not in the id map yet
+        let mut new_keys = KeyMap::default();
         let mut chunks = batch.chunks(chunk).enumerate();
         loop {
             let next = chunks.next();
-            let (merged, extracted) = rayon::join(
+            let mut ids = graph.take_assoc_ids();
+            let (merged, (extracted, ())) = rayon::join(
                 || {
-                    pending.take().map(|(c, resolved)| {
-                        let statements = &batch[c.offset..c.offset + c.extracted.len()];
-                        let updates = merge(
+                    pending.take().map(|(mut c, resolved)| {
+                        let statements = &batch[c.offset..c.offset + c.len];
+                        let updates = merge_blocks(
                             graph,
                             c.offset,
                             statements,
-                            &c.extracted,
-                            c.unique,
-                            Some(&resolved),
+                            &mut c.blocks,
+                            &resolved,
+                            &new_keys,
                             report,
                         );
-                        (c.offset + statements.len(), updates, c.extracted)
+                        (c.offset + c.len, updates, c.blocks)
                     })
                 },
-                || next.map(|(ci, c)| extract_chunk(ci, c)),
+                || {
+                    rayon::join(
+                        || next.map(|(ci, c)| extract_chunk(ci, c)),
+                        || enter_keys(&mut ids, &new_keys),
+                    )
+                },
             );
+            graph.put_assoc_ids(ids);
+            new_keys = graph.take_fresh(new_keys);
             let t = Instant::now();
-            let resolve =
-                |ids: Ids<'_>| extracted.as_ref().map(|c| resolve_chunk(ids, &c.extracted));
+            let resolve = |ids: Ids<'_>| extracted.as_ref().map(|c| resolve_chunk(ids, &c.blocks));
             let resolved = match merged {
                 Some((done, updates, ex)) => {
                     // the extractions are freed by the workers, off the merging thread
@@ -572,5 +708,8 @@ fn learn_parallel<S, E>(
                 _ => break,
             }
         }
+        let mut ids = graph.take_assoc_ids();
+        enter_keys(&mut ids, &new_keys);
+        graph.put_assoc_ids(ids);
     });
 }

@@ -84,8 +84,8 @@ pub fn concept_view(g: &Graph, c: ConceptId, per_kind: usize, examples: usize) -
             confidence: a.confidence,
             count: a.count,
             last_seen: a.last_seen,
-            sources: a
-                .sources
+            sources: g
+                .association_sources(id)
                 .iter()
                 .take(examples)
                 .map(|&s| g.source(s).clone())
@@ -350,9 +350,9 @@ pub fn embedding_neighbours<'a>(
         let Ok(ex) = crate::extract(text, lang) else {
             continue;
         };
-        for t in &ex.terms {
+        for t in ex.terms() {
             let Some(n) = g.concept_id(t) else { continue };
-            if n == c || skip.contains(&t.as_str()) {
+            if n == c || skip.contains(&t) {
                 continue;
             }
             let e = best.entry(n).or_insert((cosine, text));

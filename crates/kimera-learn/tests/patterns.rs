@@ -297,13 +297,13 @@ fn cooccurrence_is_windowed_and_weighted() {
 #[test]
 fn other_languages_do_not_break() {
     let ex = extract("Paris est une ville. الأرض مسطحة، والقمر كروي.", "fr").unwrap();
-    assert!(ex.terms.contains(&"paris".to_string()));
-    assert!(ex.terms.contains(&"ville".to_string()));
-    assert!(ex.terms.contains(&"الأرض".to_string()));
-    assert!(!ex.terms.contains(&"est".to_string()), "stop word");
+    assert!(ex.terms().any(|t| t == "paris"));
+    assert!(ex.terms().any(|t| t == "ville"));
+    assert!(ex.terms().any(|t| t == "الأرض"));
+    assert!(!ex.terms().any(|t| t == "est"), "stop word");
     let ex = extract("Paris fait partie de la France.", "fr").unwrap();
     assert!(ex.links.iter().any(|l| l.rel == Relation::PartOf));
-    assert!(extract("", "en").unwrap().terms.is_empty());
+    assert_eq!(extract("", "en").unwrap().term_count(), 0);
     assert!(extract("!!! ... ???", "en").unwrap().links.is_empty());
 }
 

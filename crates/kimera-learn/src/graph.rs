@@ -358,6 +358,28 @@ impl Graph {
         }
     }
 
+    /// Makes room for the associations `statements` more statements will likely
+    /// create — as many per statement as so far (4 in an empty graph), and a quarter
+    /// more — so that the id map and the association array do not grow in the middle
+    /// of a parallel batch: growing copies the whole table at once, on one worker,
+    /// while the others wait. Only address space is reserved for the array; the map's
+    /// control bytes (one per slot) are written.
+    pub(crate) fn reserve_for(&mut self, statements: usize) {
+        let learned = self.sources_base as usize + self.sources.len();
+        let per_statement = if learned == 0 || self.assocs.is_empty() {
+            4.0
+        } else {
+            self.assocs.len() as f64 / learned as f64
+        };
+        let n = (statements as f64 * per_statement * 1.25) as usize;
+        self.assocs.reserve(n);
+        self.dirty.assoc_flag.reserve(n);
+        if self.keep_sources {
+            self.assoc_sources.reserve(n);
+        }
+        self.assoc_ids.reserve(n);
+    }
+
     /// Takes the association id map out of the graph, for [`enter_keys`] to add the
     /// previous chunk's keys to while [`Graph::assign`] (which does not read it when
     /// given [`Known::pending`]) merges the next chunk. Put it back with

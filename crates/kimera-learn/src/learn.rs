@@ -109,7 +109,7 @@ impl Default for LearnOptions {
     fn default() -> Self {
         LearnOptions {
             workers: 0,
-            chunk: 1024,
+            chunk: 4096,
             parallel_threshold: PARALLEL_THRESHOLD,
         }
     }
@@ -452,17 +452,18 @@ fn resolve_chunk(ids: Ids<'_>, blocks: &[Block]) -> Vec<Vec<u32>> {
 /// evidence is returned, for [`Graph::apply_parallel`].
 fn merge_blocks<S: AsStatement>(
     graph: &mut Graph,
-    offset: usize,
-    chunk: &[S],
-    blocks: &mut [Block],
+    batch: &[S],
+    c: &mut Chunk,
     resolved: &[Vec<u32>],
     pending: &KeyMap,
     report: &mut LearnReport,
+    mut updates: Vec<Update>,
 ) -> Vec<Update> {
     let t = Instant::now();
-    let mut updates = Vec::new();
-    let mut statements = chunk.iter().enumerate();
-    for (b, ids) in blocks.iter_mut().zip(resolved) {
+    updates.clear();
+    let offset = c.offset;
+    let mut statements = batch[offset..offset + c.len].iter().enumerate();
+    for (b, ids) in c.blocks.iter_mut().zip(resolved) {
         report.times.extract += b.extract;
         let unique = std::mem::take(&mut b.unique);
         let mut cursor = 0;
@@ -656,29 +657,38 @@ fn learn_parallel<S, E>(
         let mut pending: Option<(Chunk, Vec<Vec<u32>>)> = None;
         // the associations the last merged chunk created, not in the id map yet
         let mut new_keys = KeyMap::default();
+        // a chunk's evidence (kept to reuse its allocation)
+        let mut spare = Vec::new();
         let mut chunks = batch.chunks(chunk).enumerate();
+        // room for the batch's new associations, made while the first chunk is
+        // extracted (nothing is merged yet)
+        let first = chunks.next().map(|(ci, c)| {
+            rayon::join(|| extract_chunk(ci, c), || graph.reserve_for(batch.len())).0
+        });
+        let mut first = Some(first);
         loop {
-            let next = chunks.next();
             let mut ids = graph.take_assoc_ids();
             let (merged, (extracted, ())) = rayon::join(
                 || {
                     pending.take().map(|(mut c, resolved)| {
-                        let statements = &batch[c.offset..c.offset + c.len];
                         let updates = merge_blocks(
                             graph,
-                            c.offset,
-                            statements,
-                            &mut c.blocks,
+                            batch,
+                            &mut c,
                             &resolved,
                             &new_keys,
                             report,
+                            std::mem::take(&mut spare),
                         );
                         (c.offset + c.len, updates, c.blocks)
                     })
                 },
                 || {
                     rayon::join(
-                        || next.map(|(ci, c)| extract_chunk(ci, c)),
+                        || match first.take() {
+                            Some(c) => c,
+                            None => chunks.next().map(|(ci, c)| extract_chunk(ci, c)),
+                        },
                         || enter_keys(&mut ids, &new_keys),
                     )
                 },
@@ -693,6 +703,7 @@ fn learn_parallel<S, E>(
                     let resolved = graph.apply_parallel(&updates, |ids| {
                         rayon::join(|| resolve(ids), || ex.into_par_iter().for_each(drop)).0
                     });
+                    spare = updates;
                     progress(&Progress {
                         done: done as u64,
                         total,

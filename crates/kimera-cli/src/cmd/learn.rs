@@ -23,7 +23,7 @@ pub struct LearnArgs {
     #[arg(long, short = 'w', default_value_t = 0)]
     pub workers: usize,
     /// Statements extracted per parallel step.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk: u64,
     /// Statements read from the store, learned and saved per transaction.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -358,7 +358,7 @@ impl Graph {
         }
     }
 
-    /// Makes room for the associations `statements` more statements will likely
+    /// Makes room for the associations `statements` more new statements will likely
     /// create — as many per statement as so far (4 in an empty graph), and a quarter
     /// more — so that the id map and the association array do not grow in the middle
     /// of a parallel batch: growing copies the whole table at once, on one worker,
@@ -404,8 +404,10 @@ impl Graph {
     /// The order-dependent part of [`Graph::learn`]: records the statement, counts its
     /// concepts, gives new concepts and associations their ids, and appends the
     /// evidence each association receives to `out`, to be applied by
-    /// [`Graph::apply_parallel`] (or in `learn`). `resolved` holds the ids
-    /// [`Ids::resolve`] found (empty: look everything up here).
+    /// [`Graph::apply_parallel`] (or in `learn`). `known` holds the ids
+    /// [`Ids::resolve`] found (empty: look everything up here) and, in the parallel
+    /// path, the keys not yet in the id map (see [`Known::pending`]); there new
+    /// associations are staged, for [`Graph::apply_parallel`] to append.
     ///
     /// `unique`: the caller's copy of `id` when it knows the statement is neither
     /// learned nor repeated in its batch; then it is not looked up, and it is entered

@@ -636,6 +636,7 @@ fn learn_parallel<S, E>(
     let known: Vec<bool> =
         pool.install(|| batch.par_iter().map(|s| graph.is_learned(s.id())).collect());
     let repeated = pool.install(|| repeated_ids(batch));
+    let new = known.iter().filter(|&&k| !k).count();
     // small batches still get a few chunks, so that merging overlaps extraction
     let chunk = chunk.min(batch.len().div_ceil(4)).max(16);
     let total = batch.len() as u64;
@@ -662,9 +663,9 @@ fn learn_parallel<S, E>(
         let mut chunks = batch.chunks(chunk).enumerate();
         // room for the batch's new associations, made while the first chunk is
         // extracted (nothing is merged yet)
-        let first = chunks.next().map(|(ci, c)| {
-            rayon::join(|| extract_chunk(ci, c), || graph.reserve_for(batch.len())).0
-        });
+        let first = chunks
+            .next()
+            .map(|(ci, c)| rayon::join(|| extract_chunk(ci, c), || graph.reserve_for(new)).0);
         let mut first = Some(first);
         loop {
             let mut ids = graph.take_assoc_ids();

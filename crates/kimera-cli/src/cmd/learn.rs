@@ -26,7 +26,9 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk: u64,
     /// Statements read from the store, learned and saved per transaction.
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Larger pages make `learn` faster and use more memory (100k statements: 1.5 s
+    /// and 210 MB at 50,000, 1.8 s and 170 MB at 20,000).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub page: u64,
     /// Forget the stored graph and learn everything again.
     #[arg(long)]

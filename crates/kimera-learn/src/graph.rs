@@ -522,11 +522,16 @@ impl Graph {
         let ends = std::mem::take(&mut self.new_ends);
         let na = self.assocs.len() + self.staged.len();
         let (adj, nc) = (&mut self.adj, self.concepts.len());
+        // two independent one-thread steps, as two tasks
         let index = || {
-            for &sid in &unindexed {
-                source_ids.insert(sources[(sid - base) as usize].clone(), sid);
-            }
-            link(adj, nc, na, &ends);
+            rayon::join(
+                || {
+                    for &sid in &unindexed {
+                        source_ids.insert(sources[(sid - base) as usize].clone(), sid);
+                    }
+                },
+                || link(adj, nc, na, &ends),
+            );
         };
         let ids = Ids {
             concept_ids: &self.concept_ids,
@@ -539,7 +544,10 @@ impl Graph {
         let ((), ((), r)) = rayon::join(index, || {
             rayon::join(
                 || {
-                    assocs.append(staged);
+                    // in parallel: the array's new pages are touched for the first
+                    // time here (page faults), and it may have to grow
+                    use rayon::prelude::*;
+                    assocs.par_extend(staged.par_drain(..));
                     dirty.assoc_flag.resize(assocs.len(), false);
                     if keep {
                         assoc_sources.resize_with(assocs.len(), Vec::new);

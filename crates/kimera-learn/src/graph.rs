@@ -378,6 +378,13 @@ impl Graph {
             self.assoc_sources.reserve(n);
         }
         self.assoc_ids.reserve(n);
+        // The thread that merges appends every statement's id and provenance rows:
+        // their memory is touched here for the first time (page faults), on whichever
+        // worker runs this, rather than there (room for 8 provenance rows a statement;
+        // more are appended as usual).
+        touch_room(&mut self.sources, statements, || GeoidId(String::new()));
+        touch_room(&mut self.dirty.provenance, statements * 8, || (0, 0));
+        touch_room(&mut self.unindexed, statements, || 0);
     }
 
     /// Takes the association id map out of the graph, for [`enter_keys`] to add the
@@ -604,6 +611,17 @@ impl Ids<'_> {
     }
 }
 
+/// Makes room in `v` for `more` elements and writes to the new room once, so that its
+/// pages are mapped by the calling thread (when `v` already has the room, nothing).
+fn touch_room<T>(v: &mut Vec<T>, more: usize, filler: impl FnMut() -> T) {
+    let len = v.len();
+    if v.capacity() - len < more {
+        v.reserve(more);
+        v.resize_with(v.capacity(), filler);
+        v.truncate(len);
+    }
+}
+
 /// Enters keys [`Graph::assign`] created in the parallel path into the graph's id map
 /// (taken out with [`Graph::take_assoc_ids`]).
 pub(crate) fn enter_keys(ids: &mut KeyMap, keys: &KeyMap) {
@@ -716,23 +734,35 @@ impl Graph {
 
     /// The rows changed since the last call (or since loading), and forgets them.
     pub fn take_delta(&mut self) -> GraphRecords {
-        let d = std::mem::take(&mut self.dirty);
-        let mut concepts = d.concepts;
-        concepts.sort_unstable();
-        let mut assocs = d.assocs;
-        assocs.sort_unstable();
+        // the change lists are emptied, not dropped: their memory (already touched)
+        // serves the next batch
+        let mut d = std::mem::take(&mut self.dirty);
+        d.concepts.sort_unstable();
+        d.assocs.sort_unstable();
         // in primary-key order, as the store reads them back: inserting them so into
         // its (association, source) index is ~10% faster than in learning order
-        let mut provenance = d.provenance;
-        provenance.sort_unstable();
+        d.provenance.sort_unstable();
         let base = i64::from(self.sources_base);
-        let out = GraphRecords {
-            learned: (d.sources_from..self.sources.len())
+        let learned = if self.keep_sources {
+            (d.sources_from..self.sources.len())
                 .map(|i| (base + i as i64, self.sources[i].clone()))
-                .collect(),
-            concepts: concepts
-                .into_iter()
-                .map(|id| {
+                .collect()
+        } else {
+            // a bounded graph forgets them: moved out, not copied
+            self.sources_base += self.sources.len() as SourceId;
+            self.source_ids.clear();
+            self.sources
+                .drain(..)
+                .enumerate()
+                .map(|(i, id)| (base + i as i64, id))
+                .collect()
+        };
+        let out = GraphRecords {
+            learned,
+            concepts: d
+                .concepts
+                .iter()
+                .map(|&id| {
                     let c = &self.concepts[id as usize];
                     ConceptRecord {
                         id: i64::from(id),
@@ -742,23 +772,26 @@ impl Graph {
                     }
                 })
                 .collect(),
-            associations: assocs.into_iter().map(|id| self.record(id)).collect(),
-            sources: provenance
-                .into_iter()
-                .map(|(a, s)| (i64::from(a), i64::from(s)))
+            associations: d.assocs.iter().map(|&id| self.record(id)).collect(),
+            sources: d
+                .provenance
+                .iter()
+                .map(|&(a, s)| (i64::from(a), i64::from(s)))
                 .collect(),
         };
-        if !self.keep_sources {
-            self.sources_base += self.sources.len() as SourceId;
-            self.sources = Vec::new();
-            self.source_ids = FxHashMap::default();
+        for &c in &d.concepts {
+            d.concept_flag[c as usize] = false;
         }
-        self.dirty = Dirty {
-            sources_from: self.sources.len(),
-            concept_flag: vec![false; self.concepts.len()],
-            assoc_flag: vec![false; self.assocs.len()],
-            ..Dirty::default()
-        };
+        for &a in &d.assocs {
+            d.assoc_flag[a as usize] = false;
+        }
+        d.concept_flag.resize(self.concepts.len(), false);
+        d.assoc_flag.resize(self.assocs.len(), false);
+        d.concepts.clear();
+        d.assocs.clear();
+        d.provenance.clear();
+        d.sources_from = self.sources.len();
+        self.dirty = d;
         out
     }
 

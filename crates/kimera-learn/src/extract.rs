@@ -119,9 +119,9 @@ pub struct Link {
 
 /// Everything learned from one statement.
 ///
-/// The terms are kept one after another in one string (three allocations per
-/// statement, however many terms): extraction runs on every worker and its results
-/// are freed on others.
+/// The terms are kept one after another in one string: three allocations per
+/// statement however many terms it has, and the learner copies them into its
+/// per-block buffers in one go.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extraction {
     /// The distinct concepts of the statement, in order of first appearance, one

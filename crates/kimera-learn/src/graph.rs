@@ -506,7 +506,9 @@ impl Graph {
         }
     }
 
-    /// Applies the evidence [`Graph::assign`] collected, on the current rayon pool.
+    /// Applies the evidence [`Graph::assign`] collected, on the current rayon pool,
+    /// after appending the associations it staged (in parallel: their pages are touched
+    /// for the first time here).
     ///
     /// Associations are cut into contiguous id ranges, each range updated by one task
     /// with its updates in their original order, so every association sees its
@@ -514,9 +516,10 @@ impl Graph {
     /// strength and the same source list. These are scattered writes into a large
     /// array (a cache miss each), which is why they are worth spreading over cores.
     ///
-    /// Meanwhile another worker enters the statements [`Graph::assign`] recorded as
+    /// Meanwhile other tasks enter the statements [`Graph::assign`] recorded as
     /// unique in the learned set (a hash insert each, taken off the one thread that
-    /// assigns ids), and the pool also runs `beside`, which gets the id maps (left
+    /// assigns ids) and the new associations in the adjacency lists, and the pool also
+    /// runs `beside`, which gets the id maps (left
     /// unchanged here): the caller resolves the next chunk with them, so that one
     /// synchronisation per chunk serves both steps. Returns what `beside` returns.
     pub(crate) fn apply_parallel<R: Send>(

@@ -25,6 +25,8 @@ use kimera_core::GeoidId;
 use kimera_store::{AssociationRecord, ConceptRecord, GraphRecords, Store};
 use std::collections::hash_map::Entry;
 
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry as TableEntry;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -114,7 +116,9 @@ pub struct Graph {
     /// Learned statements from source id `sources_base` on: all of them (base 0) when
     /// provenance is kept, else those learned since the last delta.
     sources: Vec<GeoidId>,
-    source_ids: FxHashMap<GeoidId, SourceId>,
+    /// The same statements by id: their source ids, found by the hash of the id they
+    /// index in `sources` (so each id is stored once).
+    source_ids: HashTable<SourceId>,
     sources_base: SourceId,
     /// Keep provenance in memory (see the module doc).
     keep_sources: bool,
@@ -289,7 +293,10 @@ impl Graph {
     /// Whether the statement was learned (in a bounded graph: since the last delta;
     /// ask the store about earlier ones).
     pub fn is_learned(&self, id: &GeoidId) -> bool {
-        self.source_ids.contains_key(id)
+        let base = self.sources_base;
+        self.source_ids
+            .find(id_hash(id), |&s| self.sources[(s - base) as usize] == *id)
+            .is_some()
     }
 
     fn intern(&mut self, term: &str, seen_at: i64) -> ConceptId {
@@ -435,9 +442,12 @@ impl Graph {
                 self.sources.push(owned);
             }
             None => {
-                match self.source_ids.entry(id.clone()) {
-                    Entry::Occupied(_) => return false,
-                    Entry::Vacant(e) => {
+                let (table, sources, base) =
+                    (&mut self.source_ids, &self.sources, self.sources_base);
+                let at = |s: SourceId| &sources[(s - base) as usize];
+                match table.entry(id_hash(id), |&s| at(s) == id, |&s| id_hash(at(s))) {
+                    TableEntry::Occupied(_) => return false,
+                    TableEntry::Vacant(e) => {
                         e.insert(sid);
                     }
                 }
@@ -536,8 +546,9 @@ impl Graph {
         let index = || {
             rayon::join(
                 || {
+                    let at = |s: SourceId| &sources[(s - base) as usize];
                     for &sid in &unindexed {
-                        source_ids.insert(sources[(sid - base) as usize].clone(), sid);
+                        source_ids.insert_unique(id_hash(at(sid)), sid, |&s| id_hash(at(s)));
                     }
                 },
                 || link(adj, nc, na, &ends),
@@ -612,6 +623,12 @@ impl Ids<'_> {
             out.push(aid);
         }
     }
+}
+
+/// The hash [`Graph`]'s learned-statement table files an id under.
+fn id_hash(id: &GeoidId) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(id)
 }
 
 /// Makes room in `v` for `more` elements and writes to the new room once, so that its
@@ -826,8 +843,12 @@ impl Graph {
             if id != i as i64 {
                 return Err(corrupt(format!("learned.id {id} where {i} was expected")));
             }
-            g.source_ids.insert(geoid.clone(), i as SourceId);
             g.sources.push(geoid);
+            let (sources, base) = (&g.sources, g.sources_base);
+            let at = |s: SourceId| &sources[(s - base) as usize];
+            let sid = base + i as SourceId;
+            g.source_ids
+                .insert_unique(id_hash(at(sid)), sid, |&s| id_hash(at(s)));
         }
         for (i, c) in r.concepts.into_iter().enumerate() {
             if c.id != i as i64 {

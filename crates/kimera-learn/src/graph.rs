@@ -537,9 +537,9 @@ impl Graph {
         updates: &[Update],
         beside: impl FnOnce(Ids<'_>) -> R + Send,
     ) -> R {
-        let unindexed = std::mem::take(&mut self.unindexed);
+        // borrowed, and emptied below, so that their memory serves the next chunk
+        let (unindexed, ends) = (&self.unindexed, &self.new_ends);
         let (sources, source_ids, base) = (&self.sources, &mut self.source_ids, self.sources_base);
-        let ends = std::mem::take(&mut self.new_ends);
         let na = self.assocs.len() + self.staged.len();
         let (adj, nc) = (&mut self.adj, self.concepts.len());
         // two independent one-thread steps, as two tasks
@@ -547,11 +547,11 @@ impl Graph {
             rayon::join(
                 || {
                     let at = |s: SourceId| &sources[(s - base) as usize];
-                    for &sid in &unindexed {
+                    for &sid in unindexed {
                         source_ids.insert_unique(id_hash(at(sid)), sid, |&s| id_hash(at(s)));
                     }
                 },
-                || link(adj, nc, na, &ends),
+                || link(adj, nc, na, ends),
             );
         };
         let ids = Ids {
@@ -578,6 +578,8 @@ impl Graph {
                 || beside(ids),
             )
         });
+        self.unindexed.clear();
+        self.new_ends.clear();
         r
     }
 }

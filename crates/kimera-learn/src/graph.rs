@@ -370,7 +370,8 @@ impl Graph {
     /// more — so that the id map and the association array do not grow in the middle
     /// of a parallel batch: growing copies the whole table at once, on one worker,
     /// while the others wait. Only address space is reserved for the array; the map's
-    /// control bytes (one per slot) are written.
+    /// control bytes (one per slot) are written. The learned-statement index gets room
+    /// for all of them too (else it is rehashed several times, each id hashed again).
     pub(crate) fn reserve_for(&mut self, statements: usize) {
         let learned = self.sources_base as usize + self.sources.len();
         let per_statement = if learned == 0 || self.assocs.is_empty() {
@@ -385,6 +386,9 @@ impl Graph {
             self.assoc_sources.reserve(n);
         }
         self.assoc_ids.reserve(n);
+        let (sources, base) = (&self.sources, self.sources_base);
+        self.source_ids
+            .reserve(statements, |&s| id_hash(&sources[(s - base) as usize]));
         // The thread that merges appends every statement's id and provenance rows:
         // their memory is touched here for the first time (page faults), on whichever
         // worker runs this, rather than there (room for 8 provenance rows a statement;

@@ -50,6 +50,41 @@ fn parallel_equals_sequential_on_generated_statements() {
     assert!(c.concepts > 300 && c.associations > 5_000, "{c:?}");
 }
 
+#[test]
+fn a_learner_on_the_calling_thread_learns_as_the_others() {
+    let batch = synth::statements(3_000, 200, 3);
+    let seq = learn(1, 256, &batch);
+    let opts = LearnOptions {
+        workers: 2,
+        chunk: 256,
+        parallel_threshold: 1,
+    };
+    // a thread of its own: the test harness's threads are not made pool workers
+    let (first, second, elsewhere) = std::thread::spawn(move || {
+        let run = |l: &Learner| {
+            let mut g = Graph::new();
+            let r = l.learn_batch(&mut g, &batch, |_| {});
+            assert!(r.parallel && r.errors.is_empty(), "{r:?}");
+            g
+        };
+        let l = Learner::on_current_thread(opts).unwrap();
+        assert_eq!(l.workers(), 2);
+        // this thread is now one of `l`'s workers: another such learner gets a pool of
+        // its own
+        let again = Learner::on_current_thread(opts).unwrap();
+        assert_eq!(again.workers(), 2);
+        let (first, second) = (run(&l), run(&again));
+        // used from another thread, the pool still learns (one worker fewer)
+        let elsewhere = std::thread::scope(|sc| sc.spawn(|| run(&l)).join().unwrap());
+        (first, second, elsewhere)
+    })
+    .join()
+    .unwrap();
+    assert!(first == seq);
+    assert!(second == seq);
+    assert!(elsewhere == seq);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]

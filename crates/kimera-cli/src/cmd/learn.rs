@@ -128,7 +128,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
     };
     let load_s = t.elapsed().as_secs_f64();
 
-    let learner = Learner::new(LearnOptions {
+    let learner = Learner::on_current_thread(LearnOptions {
         workers: a.workers,
         chunk: a.chunk as usize,
         ..Default::default()

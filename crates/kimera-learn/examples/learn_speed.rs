@@ -56,7 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         chunk,
         ..Default::default()
     };
-    let learners = [Learner::new(opts(1))?, Learner::new(opts(2))?];
+    // the 2-worker learner counts this thread as a worker, as `kimera learn`'s does
+    let learners = [Learner::new(opts(1))?, Learner::on_current_thread(opts(2))?];
     // the ceiling's pair: two 1-worker learners (each one thread, the calling one)
     let pair = [Learner::new(opts(1))?, Learner::new(opts(1))?];
     let pools = [1, 2].map(|w| rayon::ThreadPoolBuilder::new().num_threads(w).build());

@@ -386,9 +386,8 @@ impl Graph {
             self.assoc_sources.reserve(n);
         }
         self.assoc_ids.reserve(n);
-        let (sources, base) = (&self.sources, self.sources_base);
         self.source_ids
-            .reserve(statements, |&s| id_hash(&sources[(s - base) as usize]));
+            .reserve(statements, source_hash(&self.sources, self.sources_base));
         // The thread that merges appends every statement's id and provenance rows:
         // their memory is touched here for the first time (page faults), on whichever
         // worker runs this, rather than there (room for 8 provenance rows a statement;
@@ -449,7 +448,7 @@ impl Graph {
                 let (table, sources, base) =
                     (&mut self.source_ids, &self.sources, self.sources_base);
                 let at = |s: SourceId| &sources[(s - base) as usize];
-                match table.entry(id_hash(id), |&s| at(s) == id, |&s| id_hash(at(s))) {
+                match table.entry(id_hash(id), |&s| at(s) == id, source_hash(sources, base)) {
                     TableEntry::Occupied(_) => return false,
                     TableEntry::Vacant(e) => {
                         e.insert(sid);
@@ -550,9 +549,8 @@ impl Graph {
         let index = || {
             rayon::join(
                 || {
-                    let at = |s: SourceId| &sources[(s - base) as usize];
                     for &sid in unindexed {
-                        source_ids.insert_unique(id_hash(at(sid)), sid, |&s| id_hash(at(s)));
+                        index_source(source_ids, sources, base, sid);
                     }
                 },
                 || link(adj, nc, na, ends),
@@ -635,6 +633,23 @@ impl Ids<'_> {
 fn id_hash(id: &GeoidId) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(id)
+}
+
+/// The learned-statement table's hasher: the hash of the id that source id `s` indexes
+/// in `sources` (which starts at source id `base`).
+fn source_hash(sources: &[GeoidId], base: SourceId) -> impl Fn(&SourceId) -> u64 + '_ {
+    move |&s| id_hash(&sources[(s - base) as usize])
+}
+
+/// Enters source id `sid`, not in `table` yet, in the learned-statement table.
+fn index_source(
+    table: &mut HashTable<SourceId>,
+    sources: &[GeoidId],
+    base: SourceId,
+    sid: SourceId,
+) {
+    let hash = source_hash(sources, base);
+    table.insert_unique(hash(&sid), sid, hash);
 }
 
 /// Makes room in `v` for `more` elements and writes to the new room once, so that its
@@ -850,11 +865,8 @@ impl Graph {
                 return Err(corrupt(format!("learned.id {id} where {i} was expected")));
             }
             g.sources.push(geoid);
-            let (sources, base) = (&g.sources, g.sources_base);
-            let at = |s: SourceId| &sources[(s - base) as usize];
-            let sid = base + i as SourceId;
-            g.source_ids
-                .insert_unique(id_hash(at(sid)), sid, |&s| id_hash(at(s)));
+            let sid = g.sources_base + i as SourceId;
+            index_source(&mut g.source_ids, &g.sources, g.sources_base, sid);
         }
         for (i, c) in r.concepts.into_iter().enumerate() {
             if c.id != i as i64 {

@@ -39,6 +39,11 @@ pub struct CrossParams {
     pub seed: u64,
     /// Stop after this many training pairs per epoch (0 = all); for quick tests.
     pub max_train: usize,
+    /// Keep the last epoch's weights instead of the best dev epoch's (the number of
+    /// epochs is then a hyper-parameter chosen by cross-validation, and the dev set only
+    /// reports).
+    #[serde(default)]
+    pub keep_last: bool,
 }
 
 impl Default for CrossParams {
@@ -55,6 +60,7 @@ impl Default for CrossParams {
             },
             seed: 42,
             max_train: 0,
+            keep_last: false,
         }
     }
 }
@@ -443,12 +449,20 @@ fn batch_tensors(encs: &[&(Vec<u32>, Vec<u32>)]) -> Result<(Tensor, Tensor, Tens
     ))
 }
 
-/// Dev metrics of a model: the best-F1 threshold on `dev`.
+/// Dev metrics of a model: the best-F1 threshold on `dev`, and P(contradiction) of
+/// each pair.
 pub fn evaluate(model: &CrossModel, dev: &[Example]) -> Result<(Prf, Vec<f32>)> {
+    let (prf, classes) = evaluate_classes(model, dev)?;
+    Ok((prf, classes.iter().map(|p| p[CONTRADICTION]).collect()))
+}
+
+/// [`evaluate`] with the three class probabilities of each pair.
+pub fn evaluate_classes(model: &CrossModel, dev: &[Example]) -> Result<(Prf, Vec<[f32; 3]>)> {
     let pairs: Vec<(&str, &str)> = dev.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
-    let probs = model.p_contradiction(&pairs)?;
+    let classes = model.predict(&pairs)?;
+    let probs: Vec<f32> = classes.iter().map(|p| p[CONTRADICTION]).collect();
     let gold: Vec<bool> = dev.iter().map(Example::is_contradiction).collect();
-    Ok((best_threshold(&probs, &gold), probs))
+    Ok((best_threshold(&probs, &gold), classes))
 }
 
 /// Trains adapters and head with AdamW (linear warm-up over the first 10% of steps, then
@@ -525,7 +539,11 @@ pub fn train(
                 loss: loss_sum / (bi + 1) as f64,
             });
         }
-        let (dev_prf, _) = evaluate(&model, dev)?;
+        let (dev_prf, classes) = evaluate_classes(&model, dev)?;
+        progress(TrainProgress::DevProbs {
+            epoch,
+            probs: classes,
+        });
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / steps_per_epoch as f64,
@@ -534,7 +552,10 @@ pub fn train(
         };
         progress(TrainProgress::Epoch(report.clone()));
         history.push(report);
-        if best.as_ref().is_none_or(|(b, _)| dev_prf.f1 > b.f1) {
+        let last = epoch == params.epochs;
+        if (params.keep_last && last)
+            || (!params.keep_last && best.as_ref().is_none_or(|(b, _)| dev_prf.f1 > b.f1))
+        {
             let snap = crate::train::snapshot(&model.vars)?;
             best = Some((dev_prf, snap));
         }

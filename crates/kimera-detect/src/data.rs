@@ -430,3 +430,202 @@ mod tests {
         assert_eq!(lower_first(""), "");
     }
 }
+
+/// Determiners and numerals that a "There is no …" negation drops from the subject.
+const DETERMINERS: &[&str] = &[
+    "a", "an", "the", "some", "one", "two", "three", "four", "five", "several", "many",
+];
+
+/// Subject nouns for which "Nobody is …" denies "A man is …".
+const PERSONS: &[&str] = &[
+    "man", "woman", "boy", "girl", "person", "child", "kid", "lady", "guy", "someone", "somebody",
+    "people", "men", "women", "boys", "girls", "children", "kids", "persons",
+];
+
+/// The sentence with its one clause negated, in one of three styles (`style % 3`: "is
+/// not", "There is no …", "Nobody is …" / "isn't"), or `None` when the sentence is not a
+/// simple one-clause statement this can negate safely.
+///
+/// Only sentences with exactly one `is`/`are` and no negation are negated: with two
+/// verbs ("A dog is running and is holding a ball") negating one of them is not the
+/// negation of the sentence, and a second negation would cancel out. The result keeps
+/// the sentence's words and order apart from the negation (and, for "There is no", the
+/// subject's determiner or numeral).
+pub fn negate(sentence: &str, style: usize) -> Option<String> {
+    let body = sentence.trim().trim_end_matches(['.', '!', ' ']);
+    let toks: Vec<&str> = body.split(' ').filter(|t| !t.is_empty()).collect();
+    let lower: Vec<String> = toks.iter().map(|t| t.to_lowercase()).collect();
+    if lower
+        .iter()
+        .any(|w| is_negation(w) || w == "nobody" || w == "no")
+    {
+        return None;
+    }
+    let aux: Vec<usize> = (0..lower.len())
+        .filter(|&i| lower[i] == "is" || lower[i] == "are")
+        .collect();
+    let [at] = aux.as_slice() else { return None };
+    let at = *at;
+    if at == 0 || at + 1 >= toks.len() || lower.iter().any(|w| w.contains(',')) {
+        return None;
+    }
+    let subject = &lower[..at];
+    let rest = toks[at + 1..].join(" ");
+    let out = if subject == ["there"] {
+        // "There is a dog in the yard" → "There is no dog in the yard"
+        let mut r: Vec<&str> = toks[at + 1..].to_vec();
+        if DETERMINERS.contains(&r[0].to_lowercase().as_str()) {
+            r.remove(0);
+        }
+        if r.is_empty() {
+            return None;
+        }
+        format!("{} {} no {}", toks[0], toks[at], r.join(" "))
+    } else {
+        match style % 3 {
+            0 => format!("{} {} not {rest}", toks[..at].join(" "), toks[at]),
+            1 if DETERMINERS.contains(&subject[0].as_str()) && subject.len() >= 2 => {
+                // "A man is playing a guitar" → "There is no man playing a guitar"
+                let noun = toks[1..at].join(" ");
+                format!("There {} no {noun} {rest}", lower[at])
+            }
+            _ if subject.len() <= 2 && PERSONS.contains(&subject[subject.len() - 1].as_str()) => {
+                format!("Nobody is {rest}")
+            }
+            _ => format!("{} {}n't {rest}", toks[..at].join(" "), toks[at]),
+        }
+    };
+    Some(format!("{}.", upper_first(&out)))
+}
+
+/// Pairs made by negating one side of training pairs ([`negate`]), labelled by logic:
+///
+/// * an **entailment** A ⊨ B gives (A, ¬B): a **contradiction** — "A boy is standing in
+///   the cold water" / "There is no boy standing in the water";
+/// * a **neutral** pair gives (A, ¬B): still **neutral** — neither B nor ¬B follows from
+///   A. These are the hard negatives: a negated sentence beside a related one that it
+///   does not contradict, SICK's most common false alarm.
+///
+/// Contradiction pairs and pairs whose side B cannot be negated safely are not used.
+/// `per_mille` of the usable pairs are taken (seeded); the negated sentence is on side b
+/// for even picks and side a for odd ones (contradiction is symmetric, and so is
+/// "neither follows").
+pub fn negation_pairs(set: &[Example], per_mille: usize, seed: u64) -> Vec<Example> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    if per_mille == 0 {
+        return Vec::new();
+    }
+    let mut usable: Vec<(usize, String)> = set
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.label != CONTRADICTION)
+        .filter_map(|(i, e)| negate(&e.b, i).map(|nb| (i, nb)))
+        .collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x4e6a);
+    usable.shuffle(&mut rng);
+    let take = usable.len() * per_mille.min(1000) / 1000;
+    usable
+        .into_iter()
+        .take(take)
+        .enumerate()
+        .map(|(k, (i, nb))| {
+            let e = &set[i];
+            let label = if e.label == 1 { CONTRADICTION } else { 2 };
+            let (a, b) = if k % 2 == 0 {
+                (e.a.clone(), nb)
+            } else {
+                (nb, e.a.clone())
+            };
+            Example {
+                a,
+                b,
+                label,
+                lang: e.lang.clone(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod negation_tests {
+    use super::*;
+
+    #[test]
+    fn negate_simple_statements_in_three_styles() {
+        let s = "A man is playing a guitar";
+        assert_eq!(negate(s, 0).unwrap(), "A man is not playing a guitar.");
+        assert_eq!(negate(s, 1).unwrap(), "There is no man playing a guitar.");
+        assert_eq!(negate(s, 2).unwrap(), "Nobody is playing a guitar.");
+        assert_eq!(
+            negate("The dog is snapping at some water.", 2).unwrap(),
+            "The dog isn't snapping at some water."
+        );
+        assert_eq!(
+            negate("There is a dog in the yard", 0).unwrap(),
+            "There is no dog in the yard."
+        );
+        assert_eq!(
+            negate("Two dogs are fighting", 1).unwrap(),
+            "There are no dogs fighting."
+        );
+    }
+
+    #[test]
+    fn negate_refuses_what_it_cannot_negate_safely() {
+        for s in [
+            "A dog is running and is holding a ball",
+            "A man is not playing",
+            "There is no dog",
+            "Nobody is riding",
+            "A man who is playing is running",
+            "A man plays",
+            "Is",
+            "A man, smiling, is waving",
+        ] {
+            assert_eq!(negate(s, 0), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn negation_pairs_follow_the_logic_of_their_source_label() {
+        let ex = |a: &str, b: &str, label| Example {
+            a: a.into(),
+            b: b.into(),
+            label,
+            lang: "en".into(),
+        };
+        let set = vec![
+            ex(
+                "A boy is standing in the cold water",
+                "A boy is standing in the water",
+                1,
+            ),
+            ex("A man is cooking", "A woman is dancing", 2),
+            ex("A cat is sleeping", "A cat is running", 0),
+        ];
+        let out = negation_pairs(&set, 1000, 1);
+        assert_eq!(out.len(), 2, "{out:?}");
+        for e in &out {
+            let negated = if e.a.contains("cold") || e.a.contains("cooking") {
+                &e.b
+            } else {
+                &e.a
+            };
+            assert!(
+                negated.contains("not")
+                    || negated.contains("no ")
+                    || negated.contains("n't")
+                    || negated.contains("Nobody"),
+                "{e:?}"
+            );
+            if e.a.contains("water") {
+                assert_eq!(e.label, CONTRADICTION, "entailment → contradiction: {e:?}");
+            } else {
+                assert_eq!(e.label, 2, "neutral stays neutral: {e:?}");
+            }
+        }
+        assert_eq!(out, negation_pairs(&set, 1000, 1));
+        assert!(negation_pairs(&set, 0, 1).is_empty());
+    }
+}

@@ -30,6 +30,9 @@ pub struct HeadParams {
     pub lr: f64,
     pub weight_decay: f64,
     pub seed: u64,
+    /// Keep the last epoch instead of the best dev epoch (see `CrossParams::keep_last`).
+    #[serde(default)]
+    pub keep_last: bool,
 }
 
 impl Default for HeadParams {
@@ -41,6 +44,7 @@ impl Default for HeadParams {
             lr: 1e-3,
             weight_decay: 0.01,
             seed: 42,
+            keep_last: false,
         }
     }
 }
@@ -136,13 +140,22 @@ impl HeadModel {
     /// P(contradiction) for each feature row. Rows are scored one matrix product at a time;
     /// each output row depends only on its input row.
     pub fn p_contradiction(&self, rows: &[Vec<f32>]) -> Result<Vec<f32>> {
+        Ok(self
+            .predict(rows)?
+            .into_iter()
+            .map(|r| r[CONTRADICTION])
+            .collect())
+    }
+
+    /// Class probabilities `[contradiction, entailment, neutral]` for each feature row.
+    pub fn predict(&self, rows: &[Vec<f32>]) -> Result<Vec<[f32; 3]>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
         let x = Tensor::from_vec(flat, (rows.len(), self.dim), &Device::Cpu)?;
         let p = candle_nn::ops::softmax(&self.logits(&x)?, D::Minus1)?.to_vec2::<f32>()?;
-        Ok(p.into_iter().map(|r| r[CONTRADICTION]).collect())
+        Ok(p.into_iter().map(|r| [r[0], r[1], r[2]]).collect())
     }
 }
 
@@ -224,7 +237,12 @@ pub fn train(
                 loss: loss_sum / (bi + 1) as f64,
             });
         }
-        let probs = model.p_contradiction(dev_x)?;
+        let classes = model.predict(dev_x)?;
+        let probs: Vec<f32> = classes.iter().map(|r| r[CONTRADICTION]).collect();
+        progress(TrainProgress::DevProbs {
+            epoch,
+            probs: classes,
+        });
         let dev = best_threshold(&probs, dev_gold);
         let report = EpochReport {
             epoch,
@@ -234,7 +252,10 @@ pub fn train(
         };
         progress(TrainProgress::Epoch(report.clone()));
         history.push(report);
-        if best.as_ref().is_none_or(|(b, _)| dev.f1 > b.f1) {
+        let last = epoch == params.epochs;
+        if (params.keep_last && last)
+            || (!params.keep_last && best.as_ref().is_none_or(|(b, _)| dev.f1 > b.f1))
+        {
             let snap = crate::train::snapshot(&model.vars)?;
             best = Some((dev, snap));
         }

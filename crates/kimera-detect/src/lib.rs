@@ -25,9 +25,12 @@ pub mod check;
 pub mod cross;
 pub mod data;
 pub mod detector;
+pub mod edit;
 pub mod features;
 pub mod head;
+pub mod logistic;
 pub mod metrics;
+pub mod protocol;
 pub mod train;
 
 use std::path::PathBuf;
@@ -102,4 +105,10 @@ pub enum TrainProgress {
         loss: f64,
     },
     Epoch(EpochReport),
+    /// The class probabilities `[contradiction, entailment, neutral]` of every dev pair
+    /// after an epoch (for out-of-fold predictions in cross-validation).
+    DevProbs {
+        epoch: usize,
+        probs: Vec<[f32; 3]>,
+    },
 }

@@ -153,6 +153,7 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        TrainProgress::DevProbs { .. } => {}
     };
     let trained = train_to_dir(&args.train, &args.dev, &args.out, &opts, &mut progress)?;
     let m = &trained.meta;

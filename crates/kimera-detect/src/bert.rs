@@ -222,17 +222,69 @@ impl LoraBert {
     /// mask, all `(batch, len)` u32.
     pub fn forward(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (bsz, len) = ids.dims2()?;
-        let h = self.hidden;
-        let dh = h / self.heads;
+        let x = self.embed(ids, types)?;
+        let x = self.layers_forward(x, mask, 0..self.layers.len())?;
+        Ok(x.reshape((bsz, len, self.hidden))?)
+    }
+
+    /// Number of layers that carry adapters (the top ones): the layers below them are
+    /// frozen, so their output can be computed once and reused ([`LoraBert::frozen_prefix`]).
+    pub fn adapted_layers(&self) -> usize {
+        self.layers
+            .iter()
+            .rev()
+            .take_while(|l| l.q.lora.is_some())
+            .count()
+    }
+
+    /// The embeddings and the frozen layers (those below the first adapted one) of one
+    /// unpadded sequence: `(len, hidden)`. Training computes this once per pair instead
+    /// of every epoch; [`LoraBert::forward_adapted`] continues from it.
+    pub fn frozen_prefix(&self, ids: &[u32], types: &[u32]) -> Result<Tensor> {
+        let len = ids.len();
+        let dev = &Device::Cpu;
+        let ids = Tensor::from_vec(ids.to_vec(), (1, len), dev)?;
+        let types = Tensor::from_vec(types.to_vec(), (1, len), dev)?;
+        let mask = Tensor::ones((1, len), DType::U32, dev)?;
+        let frozen = self.layers.len() - self.adapted_layers();
+        let x = self.embed(&ids, &types)?;
+        Ok(self.layers_forward(x, &mask, 0..frozen)?.detach())
+    }
+
+    /// The adapted layers on a padded batch of [`LoraBert::frozen_prefix`] outputs,
+    /// `(batch·len, hidden)` with `mask` `(batch, len)`: hidden states `(batch, len,
+    /// hidden)`, the same function as [`LoraBert::forward`].
+    pub fn forward_adapted(&self, x: Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (bsz, len) = mask.dims2()?;
+        let frozen = self.layers.len() - self.adapted_layers();
+        let x = self.layers_forward(x, mask, frozen..self.layers.len())?;
+        Ok(x.reshape((bsz, len, self.hidden))?)
+    }
+
+    /// Word + type + position embeddings, layer-normed: `(batch·len, hidden)`.
+    fn embed(&self, ids: &Tensor, types: &Tensor) -> Result<Tensor> {
+        let (bsz, len) = ids.dims2()?;
         let words = self.word.index_select(&ids.flatten_all()?, 0)?;
         let typs = self.typ.index_select(&types.flatten_all()?, 0)?;
         let pos = self.pos.narrow(0, 0, len)?.repeat((bsz, 1))?;
-        let mut x = self.emb_ln.forward(&((words + typs)? + pos)?)?; // (b*len, h)
+        self.emb_ln.forward(&((words + typs)? + pos)?)
+    }
+
+    /// Layers `range` on `x` `(batch·len, hidden)`, `mask` `(batch, len)`.
+    fn layers_forward(
+        &self,
+        mut x: Tensor,
+        mask: &Tensor,
+        range: std::ops::Range<usize>,
+    ) -> Result<Tensor> {
+        let (bsz, len) = mask.dims2()?;
+        let h = self.hidden;
+        let dh = h / self.heads;
         // Additive mask: 0 where attended, -10000 on padding (as in BERT), (b, 1, 1, len).
         let add_mask =
             ((mask.to_dtype(DType::F32)? - 1.0)? * 10000.0)?.reshape((bsz, 1, 1, len))?;
         let scale = 1.0 / (dh as f64).sqrt();
-        for l in &self.layers {
+        for l in &self.layers[range] {
             let split = |t: Tensor| -> Result<Tensor> {
                 Ok(t.reshape((bsz, len, self.heads, dh))?
                     .transpose(1, 2)?
@@ -252,7 +304,7 @@ impl LoraBert {
             let up = l.up.forward(&x)?.gelu_erf()?;
             x = l.ln2.forward(&(l.down.forward(&up)? + &x)?)?;
         }
-        Ok(x.reshape((bsz, len, h))?)
+        Ok(x)
     }
 }
 

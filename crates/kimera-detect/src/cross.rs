@@ -293,6 +293,57 @@ impl CrossModel {
         self.vars.values().map(|v| v.elem_count()).sum()
     }
 
+    /// The frozen layers' output for each encoded pair (see [`LoraBert::frozen_prefix`]),
+    /// when the model has frozen layers; `None` when every layer is adapted.
+    fn frozen_prefixes(&self, encs: &[(Vec<u32>, Vec<u32>)]) -> Result<Option<Vec<Tensor>>> {
+        let Encoder::Training(bert) = &self.encoder else {
+            return Ok(None);
+        };
+        if bert.adapted_layers() == self.base.cfg.num_hidden_layers {
+            return Ok(None);
+        }
+        encs.iter()
+            .map(|(i, t)| bert.frozen_prefix(i, t))
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// [`CrossModel::logits`] from the frozen layers' outputs of a batch: pads them to
+    /// the longest, runs the adapted layers and the head.
+    fn logits_from_prefixes(&self, prefixes: &[&Tensor]) -> Result<Tensor> {
+        let Encoder::Training(bert) = &self.encoder else {
+            return Err(DetectError::Model(
+                "a loaded cross-encoder is inference-only".into(),
+            ));
+        };
+        let lens = prefixes
+            .iter()
+            .map(|t| t.dim(0))
+            .collect::<candle_core::Result<Vec<usize>>>()?;
+        let len = lens.iter().copied().max().unwrap_or(1).max(1);
+        let hidden = self.base.cfg.hidden_size;
+        let mut rows = Vec::with_capacity(prefixes.len());
+        let mut mask = Vec::with_capacity(prefixes.len() * len);
+        for (t, &n) in prefixes.iter().zip(&lens) {
+            rows.push(if n < len {
+                Tensor::cat(
+                    &[
+                        *t,
+                        &Tensor::zeros((len - n, hidden), DType::F32, &Device::Cpu)?,
+                    ],
+                    0,
+                )?
+            } else {
+                (*t).clone()
+            });
+            mask.extend(std::iter::repeat_n(1u32, n).chain(std::iter::repeat_n(0, len - n)));
+        }
+        let x = Tensor::cat(&rows, 0)?;
+        let mask = Tensor::from_vec(mask, (prefixes.len(), len), &Device::Cpu)?;
+        let h = bert.forward_adapted(x, &mask)?;
+        self.head_logits(&mean_pool(&h, &mask)?)
+    }
+
     fn logits(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let Encoder::Training(bert) = &self.encoder else {
             return Err(DetectError::Model(
@@ -502,6 +553,8 @@ pub fn train(
     for e in train_set {
         encs.push(model.base.encode_pair(&e.a, &e.b)?);
     }
+    // The layers below the adapted ones never change: their output is computed once.
+    let prefixes = model.frozen_prefixes(&encs)?;
     let bs = params.batch_size.max(1);
     let steps_per_epoch = n.div_ceil(bs);
     let total = (steps_per_epoch * params.epochs).max(1);
@@ -523,11 +576,20 @@ pub fn train(
                 params.lr * (total - step) as f64 / (total - warmup) as f64
             };
             opt.set_learning_rate(lr);
-            let batch: Vec<&(Vec<u32>, Vec<u32>)> = chunk.iter().map(|&i| &encs[i]).collect();
-            let (ids, typ, mask) = batch_tensors(&batch)?;
             let labels: Vec<u32> = chunk.iter().map(|&i| train_set[i].label as u32).collect();
             let labels = Tensor::new(labels.as_slice(), &Device::Cpu)?;
-            let logits = model.logits(&ids, &typ, &mask)?;
+            let logits = match &prefixes {
+                Some(p) => {
+                    let batch: Vec<&Tensor> = chunk.iter().map(|&i| &p[i]).collect();
+                    model.logits_from_prefixes(&batch)?
+                }
+                None => {
+                    let batch: Vec<&(Vec<u32>, Vec<u32>)> =
+                        chunk.iter().map(|&i| &encs[i]).collect();
+                    let (ids, typ, mask) = batch_tensors(&batch)?;
+                    model.logits(&ids, &typ, &mask)?
+                }
+            };
             let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
             opt.backward_step(&loss)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
@@ -640,5 +702,72 @@ mod tests {
                 .zip(&fast)
                 .any(|(a, b)| (a[0] - b[0]).abs() > 1e-3)
         );
+    }
+
+    /// Training from the frozen layers' cached output computes the same logits as the
+    /// full forward pass (to float rounding: unpadded prefixes vs masked padding).
+    #[test]
+    fn cached_frozen_layers_give_the_same_logits() {
+        let dir = kimera_embed::model_dir();
+        if let Err(e) = kimera_embed::provision::check_model_dir(&dir) {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but the model is missing: {e}"
+            );
+            eprintln!("SKIPPED: {e}");
+            return;
+        }
+        let base = Base::load(&dir).unwrap();
+        let lora = LoraConfig {
+            rank: 4,
+            alpha: 8.0,
+            layers: 2,
+        };
+        let model = CrossModel::fresh(base, lora, 3).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut names: Vec<&String> = model.vars.keys().collect();
+        names.sort();
+        for n in names.into_iter().filter(|n| n.ends_with("lora_b")) {
+            let (r, c) = model.vars[n].dims2().unwrap();
+            model.vars[n]
+                .set(&uniform(&mut rng, r, c, 0.05).unwrap())
+                .unwrap();
+        }
+        let pairs = [
+            (
+                "A man is playing a guitar.",
+                "A man is not playing a guitar.",
+            ),
+            (
+                "Two dogs run.",
+                "Two dogs are running on the grass in the park.",
+            ),
+        ];
+        let encs: Vec<(Vec<u32>, Vec<u32>)> = pairs
+            .iter()
+            .map(|(a, b)| model.base.encode_pair(a, b).unwrap())
+            .collect();
+        let refs: Vec<&(Vec<u32>, Vec<u32>)> = encs.iter().collect();
+        let (ids, typ, mask) = batch_tensors(&refs).unwrap();
+        let full = model
+            .logits(&ids, &typ, &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let prefixes = model
+            .frozen_prefixes(&encs)
+            .unwrap()
+            .expect("4 frozen layers");
+        let batch: Vec<&Tensor> = prefixes.iter().collect();
+        let cached = model
+            .logits_from_prefixes(&batch)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (f, c) in full.iter().zip(&cached) {
+            for k in 0..3 {
+                assert!((f[k] - c[k]).abs() < 1e-4, "{f:?} vs {c:?}");
+            }
+        }
     }
 }

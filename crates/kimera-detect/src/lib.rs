@@ -24,6 +24,7 @@ pub mod bert;
 pub mod check;
 pub mod cross;
 pub mod data;
+pub mod decision;
 pub mod detector;
 pub mod edit;
 pub mod features;

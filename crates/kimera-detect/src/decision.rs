@@ -1,0 +1,425 @@
+//! The default detector's decision: **one calibrated verdict per pair** from all its
+//! signals, which may abstain.
+//!
+//! A pair goes through, in order:
+//! 1. **gates** — identical statements, pairs below [`MIN_COSINE`](crate::detector::MIN_COSINE)
+//!    (unrelated), and pairs where either side is not a claim (a heading, a code line, a
+//!    bare link; [`kimera_ingest::clean_statement`]) are not contradictions: the detector
+//!    abstains and says why;
+//! 2. **rules that decide alone**, only those whose precision was measured ≥ 0.95 on
+//!    data nobody tuned them on ([`RULES_ALONE`]): an explicit whole-statement denial
+//!    ("X" / "X is false") and a negation that is the only difference between the two
+//!    statements ([`Edit::is_negation_only`]);
+//! 3. **stage 1** — a logistic model on the head's class probabilities (sentence vectors,
+//!    microseconds per pair): below `floor` no, at or above `ceiling` yes;
+//! 4. **stage 2** — for the band between, the cross-encoder reads both statements (in
+//!    both orders, averaged: contradiction is symmetric) and a second logistic model on
+//!    both routes' probabilities decides against `threshold`.
+//!
+//! Both logistic models, the threshold, the band and the L2 penalty are chosen by k-fold
+//! cross-validation on out-of-fold predictions of the training set ([`fit`]); the dev
+//! set is scored once, afterwards, and never chooses anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::edit::Edit;
+use crate::features::explicit_denial;
+use crate::logistic::Logistic;
+use crate::metrics::{Prf, best_threshold, prf};
+
+/// The rules that decide alone, with the precision that lets them (see
+/// `weights/PROVENANCE.md` for where each figure was measured).
+pub const RULES_ALONE: &[&str] = &["explicit_denial", "negation_only"];
+
+/// Names of stage 1's features, in order.
+pub const STAGE1_FEATURES: &[&str] = &["head_ln_c", "head_ln_e", "head_ln_n", "cosine"];
+/// Names of stage 2's features, in order.
+pub const STAGE2_FEATURES: &[&str] = &[
+    "head_ln_c",
+    "head_ln_e",
+    "head_ln_n",
+    "cosine",
+    "cross_ln_c",
+    "cross_ln_e",
+    "cross_ln_n",
+];
+
+/// Share of the way from the cross-validated extremes towards 0 (floor) or 1 (ceiling)
+/// that the stage-1 band is widened by: the margin for unseen data.
+pub const BAND_MARGIN: f64 = 0.25;
+
+fn ln(p: f32) -> f64 {
+    (p as f64).max(1e-6).ln()
+}
+
+/// Stage 1's features of a pair: the head's class probabilities and the cosine.
+pub fn stage1_features(head: [f32; 3], cosine: f32) -> Vec<f64> {
+    vec![ln(head[0]), ln(head[1]), ln(head[2]), cosine as f64]
+}
+
+/// Stage 2's features: stage 1's and the cross-encoder's class probabilities.
+pub fn stage2_features(head: [f32; 3], cosine: f32, cross: [f32; 3]) -> Vec<f64> {
+    let mut f = stage1_features(head, cosine);
+    f.extend([ln(cross[0]), ln(cross[1]), ln(cross[2])]);
+    f
+}
+
+/// The mean of the cross-encoder's class probabilities for (a, b) and (b, a).
+pub fn symmetric(forward: [f32; 3], reverse: [f32; 3]) -> [f32; 3] {
+    [
+        (forward[0] + reverse[0]) / 2.0,
+        (forward[1] + reverse[1]) / 2.0,
+        (forward[2] + reverse[2]) / 2.0,
+    ]
+}
+
+/// Which rule, if any, decides a pair alone (before any model).
+pub fn rule_alone(a: &str, b: &str) -> Option<&'static str> {
+    if explicit_denial(a, b).is_some() {
+        return Some("explicit_denial");
+    }
+    if Edit::between(a, b).is_negation_only().is_some() {
+        return Some("negation_only");
+    }
+    None
+}
+
+/// `decision.json`: everything the decision needs beyond the two routes' weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionConfig {
+    pub format: u32,
+    pub stage1: Logistic,
+    /// Stage-1 probability below which a pair is not a contradiction.
+    pub floor: f64,
+    /// Stage-1 probability at or above which a pair is a contradiction.
+    pub ceiling: f64,
+    pub stage2: Logistic,
+    /// Stage-2 probability at or above which a pair is a contradiction.
+    pub threshold: f64,
+    /// How the above were chosen, and what cross-validation measured.
+    pub protocol: Protocol,
+}
+
+/// The record of how a [`DecisionConfig`] was fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protocol {
+    pub folds: usize,
+    pub fold_seed: u64,
+    /// The L2 penalty chosen among [`L2_GRID`] by cross-validated F1.
+    pub l2: f64,
+    /// Training pairs the decision was fitted on.
+    pub pairs: usize,
+    /// Precision of each rule that decides alone, on the training pairs it fired on:
+    /// `(rule, fired, of which contradictions)`.
+    pub rules: Vec<(String, usize, usize)>,
+    /// The whole decision (rules, stage 1 band, stage 2) on out-of-fold predictions,
+    /// each fold decided by models fitted on the other folds.
+    pub cv: Prf,
+    /// Share of the scored pairs that stage 1 sent to the cross-encoder (cross-validated).
+    pub cv_band_share: f64,
+}
+
+/// L2 penalties tried by [`fit`].
+pub const L2_GRID: &[f64] = &[0.1, 1.0, 10.0];
+
+/// One training pair's out-of-fold signals, as [`fit`] takes them.
+#[derive(Debug, Clone)]
+pub struct OofPair {
+    pub gold: bool,
+    pub fold: usize,
+    pub cosine: f32,
+    /// The head's class probabilities, from a head that never saw this pair.
+    pub head: [f32; 3],
+    /// The cross-encoder's, both orders averaged ([`symmetric`]), likewise.
+    pub cross: [f32; 3],
+    /// The rule that decides it alone, if any ([`rule_alone`]).
+    pub rule: Option<&'static str>,
+}
+
+/// What the decision does with one pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Route {
+    /// A gate or the cosine floor: never scored.
+    Skipped,
+    Rule(&'static str),
+    /// Stage 1 decided: (probability, contradiction).
+    Head(f64, bool),
+    /// Stage 2 decided: (probability, contradiction).
+    Cross(f64, bool),
+}
+
+impl DecisionConfig {
+    /// Stage 1 alone: `Some((p, verdict))` when its probability is outside the band.
+    pub fn stage1(&self, head: [f32; 3], cosine: f32) -> (f64, Option<bool>) {
+        let p = self.stage1.prob(&stage1_features(head, cosine));
+        let verdict = if p < self.floor {
+            Some(false)
+        } else if p >= self.ceiling {
+            Some(true)
+        } else {
+            None
+        };
+        (p, verdict)
+    }
+
+    /// Stage 2: (probability, verdict).
+    pub fn stage2(&self, head: [f32; 3], cosine: f32, cross: [f32; 3]) -> (f64, bool) {
+        let p = self.stage2.prob(&stage2_features(head, cosine, cross));
+        (p, p >= self.threshold)
+    }
+}
+
+/// Fits the decision on out-of-fold signals (see the module docs): for each L2 penalty
+/// of [`L2_GRID`], each fold is decided by logistic models fitted on the other folds
+/// (threshold and band from those folds' own inner predictions), and the penalty with
+/// the best pooled F1 wins; the final models are then fitted on every pair, with the
+/// threshold and band chosen on the pooled cross-validated predictions.
+pub fn fit(pairs: &[OofPair], folds: usize, fold_seed: u64) -> DecisionConfig {
+    let min_cos = crate::detector::MIN_COSINE;
+    let scored: Vec<&OofPair> = pairs
+        .iter()
+        .filter(|p| p.cosine >= min_cos && p.rule.is_none())
+        .collect();
+    let mut best: Option<(f64, Prf, f64)> = None;
+    for &l2 in L2_GRID {
+        let (cv, band) = cross_validate(pairs, folds, l2);
+        if best.as_ref().is_none_or(|(_, b, _)| cv.f1 > b.f1) {
+            best = Some((l2, cv, band));
+        }
+    }
+    let (l2, cv, band_share) = best.expect("grid not empty");
+    let (s1, s2, threshold, floor, ceiling) = fit_models(&scored, l2, folds);
+    let mut rules: Vec<(String, usize, usize)> = Vec::new();
+    for r in RULES_ALONE {
+        let fired: Vec<&OofPair> = pairs.iter().filter(|p| p.rule == Some(*r)).collect();
+        rules.push((
+            r.to_string(),
+            fired.len(),
+            fired.iter().filter(|p| p.gold).count(),
+        ));
+    }
+    DecisionConfig {
+        format: 1,
+        stage1: s1,
+        floor,
+        ceiling,
+        stage2: s2,
+        threshold,
+        protocol: Protocol {
+            folds,
+            fold_seed,
+            l2,
+            pairs: pairs.len(),
+            rules,
+            cv,
+            cv_band_share: band_share,
+        },
+    }
+}
+
+/// Fits both stages on `set` and chooses the threshold and band on `set`'s own
+/// cross-validated predictions (inner folds: `i % folds`, the set's order being the
+/// caller's).
+fn fit_models(set: &[&OofPair], l2: f64, folds: usize) -> (Logistic, Logistic, f64, f64, f64) {
+    let x1: Vec<Vec<f64>> = set
+        .iter()
+        .map(|p| stage1_features(p.head, p.cosine))
+        .collect();
+    let x2: Vec<Vec<f64>> = set
+        .iter()
+        .map(|p| stage2_features(p.head, p.cosine, p.cross))
+        .collect();
+    let y: Vec<bool> = set.iter().map(|p| p.gold).collect();
+    // inner cross-validated probabilities of both stages
+    let mut p1 = vec![0.0; set.len()];
+    let mut p2 = vec![0.0; set.len()];
+    for f in 0..folds {
+        let train: Vec<usize> = (0..set.len()).filter(|i| i % folds != f).collect();
+        let sub =
+            |x: &[Vec<f64>]| -> Vec<Vec<f64>> { train.iter().map(|&i| x[i].clone()).collect() };
+        let ys: Vec<bool> = train.iter().map(|&i| y[i]).collect();
+        let m1 = Logistic::fit(STAGE1_FEATURES, &sub(&x1), &ys, l2);
+        let m2 = Logistic::fit(STAGE2_FEATURES, &sub(&x2), &ys, l2);
+        for i in (0..set.len()).filter(|i| i % folds == f) {
+            p1[i] = m1.prob(&x1[i]);
+            p2[i] = m2.prob(&x2[i]);
+        }
+    }
+    let p2f: Vec<f32> = p2.iter().map(|&p| p as f32).collect();
+    let threshold = best_threshold(&p2f, &y).threshold as f64;
+    // band: stage 1 never rejects a pair stage 2 catches, nor accepts one it clears
+    let mut caught_min = 1.0f64;
+    let mut cleared_max = 0.0f64;
+    for i in 0..set.len() {
+        let flagged = p2[i] >= threshold;
+        if flagged && y[i] {
+            caught_min = caught_min.min(p1[i]);
+        } else if !flagged && !y[i] {
+            cleared_max = cleared_max.max(p1[i]);
+        }
+    }
+    let floor = caught_min * (1.0 - BAND_MARGIN);
+    let ceiling = cleared_max + (1.0 - cleared_max) * BAND_MARGIN;
+    let m1 = Logistic::fit(STAGE1_FEATURES, &x1, &y, l2);
+    let m2 = Logistic::fit(STAGE2_FEATURES, &x2, &y, l2);
+    (m1, m2, threshold, floor, ceiling)
+}
+
+/// The whole decision cross-validated over the out-of-fold folds: F1 and the share of
+/// scored pairs sent to stage 2.
+fn cross_validate(pairs: &[OofPair], folds: usize, l2: f64) -> (Prf, f64) {
+    let min_cos = crate::detector::MIN_COSINE;
+    let mut verdict = vec![false; pairs.len()];
+    let (mut banded, mut scored_n) = (0usize, 0usize);
+    for f in 0..folds {
+        let train: Vec<&OofPair> = pairs
+            .iter()
+            .filter(|p| p.fold != f && p.cosine >= min_cos && p.rule.is_none())
+            .collect();
+        let (s1, s2, threshold, floor, ceiling) = fit_models(&train, l2, folds);
+        let cfg = DecisionConfig {
+            format: 1,
+            stage1: s1,
+            floor,
+            ceiling,
+            stage2: s2,
+            threshold,
+            protocol: Protocol {
+                folds,
+                fold_seed: 0,
+                l2,
+                pairs: 0,
+                rules: Vec::new(),
+                cv: Prf::default(),
+                cv_band_share: 0.0,
+            },
+        };
+        for (i, p) in pairs.iter().enumerate().filter(|(_, p)| p.fold == f) {
+            verdict[i] = match decide(&cfg, p) {
+                Route::Skipped => false,
+                Route::Rule(_) => true,
+                Route::Head(_, v) => {
+                    scored_n += 1;
+                    v
+                }
+                Route::Cross(_, v) => {
+                    scored_n += 1;
+                    banded += 1;
+                    v
+                }
+            };
+        }
+    }
+    let gold: Vec<bool> = pairs.iter().map(|p| p.gold).collect();
+    let probs: Vec<f32> = verdict.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
+    (
+        prf(&probs, &gold, 0.5),
+        banded as f64 / scored_n.max(1) as f64,
+    )
+}
+
+/// The decision for a pair whose signals are all known (training and evaluation).
+pub fn decide(cfg: &DecisionConfig, p: &OofPair) -> Route {
+    if p.cosine < crate::detector::MIN_COSINE {
+        return Route::Skipped;
+    }
+    if let Some(r) = p.rule {
+        return Route::Rule(r);
+    }
+    match cfg.stage1(p.head, p.cosine) {
+        (q, Some(v)) => Route::Head(q, v),
+        (_, None) => {
+            let (q, v) = cfg.stage2(p.head, p.cosine, p.cross);
+            Route::Cross(q, v)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(gold: bool, fold: usize, c: f32, h: f32, x: f32) -> OofPair {
+        OofPair {
+            gold,
+            fold,
+            cosine: c,
+            head: [h, (1.0 - h) / 2.0, (1.0 - h) / 2.0],
+            cross: [x, (1.0 - x) / 2.0, (1.0 - x) / 2.0],
+            rule: None,
+        }
+    }
+
+    /// Constructed signals: the head separates most pairs, the cross-encoder the rest.
+    fn constructed() -> Vec<OofPair> {
+        let mut out = Vec::new();
+        for i in 0..400 {
+            let fold = i % 5;
+            let r = (i * 7919 % 1000) as f32 / 1000.0;
+            match i % 4 {
+                // clear contradictions and clear non-contradictions
+                0 => out.push(pair(true, fold, 0.8, 0.9 + 0.09 * r, 0.9)),
+                1 => out.push(pair(false, fold, 0.7, 0.01 + 0.05 * r, 0.1)),
+                // the hard ones: the head is unsure, the cross-encoder knows
+                2 => out.push(pair(true, fold, 0.8, 0.4 + 0.2 * r, 0.95)),
+                _ => out.push(pair(false, fold, 0.8, 0.4 + 0.2 * r, 0.05)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_fitted_decision_follows_its_documented_rule() {
+        let pairs = constructed();
+        let cfg = fit(&pairs, 5, 1);
+        assert!(cfg.protocol.cv.f1 > 0.99, "{:?}", cfg.protocol);
+        for p in &pairs {
+            let expected = match cfg.stage1(p.head, p.cosine) {
+                (_, Some(v)) => v,
+                (_, None) => cfg.stage2(p.head, p.cosine, p.cross).1,
+            };
+            let got = match decide(&cfg, p) {
+                Route::Head(_, v) | Route::Cross(_, v) => v,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got, expected);
+        }
+        // the unsure band goes to stage 2, the clear cases do not
+        assert!(matches!(
+            decide(&cfg, &pair(true, 0, 0.8, 0.5, 0.95)),
+            Route::Cross(_, true)
+        ));
+        assert!(matches!(
+            decide(&cfg, &pair(false, 0, 0.8, 0.5, 0.05)),
+            Route::Cross(_, false)
+        ));
+        assert!(matches!(
+            decide(&cfg, &pair(false, 0, 0.7, 0.02, 0.9)),
+            Route::Head(_, false)
+        ));
+        assert!(cfg.floor < cfg.ceiling);
+        assert_eq!(cfg, fit(&pairs, 5, 1), "deterministic");
+    }
+
+    #[test]
+    fn gates_and_rules_come_first() {
+        let cfg = fit(&constructed(), 5, 1);
+        // below the cosine floor: never scored, whatever the models say
+        assert_eq!(
+            decide(&cfg, &pair(true, 0, 0.1, 0.99, 0.99)),
+            Route::Skipped
+        );
+        let mut p = pair(false, 0, 0.9, 0.01, 0.01);
+        p.rule = Some("negation_only");
+        assert_eq!(decide(&cfg, &p), Route::Rule("negation_only"));
+        assert_eq!(
+            rule_alone("Penguins can fly.", "Penguins cannot fly."),
+            Some("negation_only")
+        );
+        assert_eq!(
+            rule_alone("Paris is in France.", "Paris is in France is false."),
+            Some("explicit_denial")
+        );
+        assert_eq!(rule_alone("Paris is in France.", "Rome is in Italy."), None);
+    }
+}

@@ -18,7 +18,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model_dir = kimera_embed::model_dir();
     let enc = kimera_embed::MiniLmEncoder::load(&model_dir, Default::default())?;
     let full = ModelDetector::load(&dir, &model_dir)?;
-    let floor = full.floor();
     let mut dets: Vec<(String, Box<dyn Detector>)> = vec![
         ("baseline".into(), Box::new(BaselineDetector::default())),
         ("lexical".into(), Box::new(LexicalDetector::default())),
@@ -32,11 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "model:cross".into(),
             Box::new(ModelDetector::load(&dir, &model_dir)?.only(Route::Cross)),
         ));
-        if floor.is_some() {
-            dets.push((
-                format!("model:cascade(floor {:.4})", floor.unwrap_or(0.0)),
-                Box::new(full),
-            ));
+        if full.decision().is_some() {
+            dets.push(("model:decision".into(), Box::new(full)));
         }
     }
     for file in args {

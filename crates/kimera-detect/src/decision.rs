@@ -100,9 +100,17 @@ pub struct DecisionConfig {
     pub protocol: Protocol,
 }
 
+/// Name of the decision's file in a model folder.
+pub const DECISION_FILE: &str = "decision.json";
+
 /// The record of how a [`DecisionConfig`] was fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Protocol {
+    /// The training file the out-of-fold predictions came from, and its sha256.
+    #[serde(default)]
+    pub train_file: String,
+    #[serde(default)]
+    pub train_sha256: String,
     pub folds: usize,
     pub fold_seed: u64,
     /// The L2 penalty chosen among [`L2_GRID`] by cross-validated F1.
@@ -117,6 +125,14 @@ pub struct Protocol {
     pub cv: Prf,
     /// Share of the scored pairs that stage 1 sent to the cross-encoder (cross-validated).
     pub cv_band_share: f64,
+    /// The dev file scored once by the fitted detector, afterwards: a report, it chose
+    /// nothing.
+    #[serde(default)]
+    pub dev: Option<Prf>,
+    #[serde(default)]
+    pub dev_file: String,
+    #[serde(default)]
+    pub dev_sha256: String,
 }
 
 /// L2 penalties tried by [`fit`].
@@ -206,6 +222,8 @@ pub fn fit(pairs: &[OofPair], folds: usize, fold_seed: u64) -> DecisionConfig {
         stage2: s2,
         threshold,
         protocol: Protocol {
+            train_file: String::new(),
+            train_sha256: String::new(),
             folds,
             fold_seed,
             l2,
@@ -213,6 +231,9 @@ pub fn fit(pairs: &[OofPair], folds: usize, fold_seed: u64) -> DecisionConfig {
             rules,
             cv,
             cv_band_share: band_share,
+            dev: None,
+            dev_file: String::new(),
+            dev_sha256: String::new(),
         },
     }
 }
@@ -285,6 +306,8 @@ fn cross_validate(pairs: &[OofPair], folds: usize, l2: f64) -> (Prf, f64) {
             stage2: s2,
             threshold,
             protocol: Protocol {
+                train_file: String::new(),
+                train_sha256: String::new(),
                 folds,
                 fold_seed: 0,
                 l2,
@@ -292,6 +315,9 @@ fn cross_validate(pairs: &[OofPair], folds: usize, l2: f64) -> (Prf, f64) {
                 rules: Vec::new(),
                 cv: Prf::default(),
                 cv_band_share: 0.0,
+                dev: None,
+                dev_file: String::new(),
+                dev_sha256: String::new(),
             },
         };
         for (i, p) in pairs.iter().enumerate().filter(|(_, p)| p.fold == f) {

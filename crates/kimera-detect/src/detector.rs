@@ -1,19 +1,14 @@
-//! The `model` detector: loads a model folder (`head/` and/or `cross/`) and scores pairs.
+//! The `model` detector: loads a model folder (`head/`, `cross/`, `decision.json`) and
+//! scores pairs.
 //!
-//! With both routes present it is a cascade: the head (microseconds per pair, from the
-//! vectors the reactor already has) decides the pairs it is sure of — P(contradiction)
-//! below `floor` (not a contradiction) or at least `ceiling` (a contradiction) — and only
-//! the band between goes through the cross-encoder (milliseconds per pair), whose
-//! probability, blended with the head's, decides. Floor, ceiling, blend weight and
-//! threshold are stored in `cascade.json`, chosen on the dev set so that on dev the head
-//! never undoes a correct decision of the full blend (with a margin for unseen data; see
-//! [`calibrate_cascade`]). A pair in a script the cross-encoder's vocabulary spells
-//! letter by letter (Arabic) stays with the head, which reads sentence vectors rather
-//! than letters (see `ModelDetector::cross_reads`).
-//! Before both, a pair where one statement is the other plus a whole-statement denial
-//! ("… is false", "It is not true that …", in en/fr/ar; see
-//! [`explicit_denial`]) is a contradiction outright:
-//! the SICK-trained models only half recognise that pattern outside English.
+//! With both routes and `decision.json` present it is the default detector's one
+//! calibrated decision per pair (see [`crate::decision`]): gates, rules that decide
+//! alone, the head (microseconds per pair, from the vectors the reactor already has)
+//! deciding what it is sure of, and the cross-encoder (milliseconds per pair) for the
+//! band between. A pair in a script the cross-encoder's vocabulary spells letter by
+//! letter (Arabic) stays with the head, which reads sentence vectors rather than letters
+//! (see `ModelDetector::cross_reads`). `model-head` and `model-cross` are the routes
+//! alone, at the threshold their own out-of-fold predictions chose (for benchmarks).
 
 use std::path::{Path, PathBuf};
 
@@ -21,26 +16,44 @@ use kimera_reactor::{Detector, PairInput, Verdict};
 use serde_json::json;
 
 use crate::cross::{Base, CrossModel};
-use crate::features::{LEXICAL_NAMES, explicit_denial, lexical, pair_features};
+use crate::decision::{DECISION_FILE, DecisionConfig, rule_alone, symmetric};
+use crate::edit::{Edit, Side};
+use crate::features::{LEXICAL_NAMES, lexical, pair_features};
 use crate::head::HeadModel;
 use crate::train::{Meta, Route, WEIGHTS_FILE, read_meta};
-use crate::{DetectError, Result};
+use crate::{CONTRADICTION, DetectError, Result};
 
-/// P(contradiction), the route that decided (`head`, `cross`, `blend`) and its threshold.
-pub type Scored = (f32, &'static str, f32);
+/// One pair's judgement: P(contradiction), the route that decided and its threshold,
+/// and the two routes' P(contradiction) where they ran.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judgement {
+    pub probability: f32,
+    /// `denial`, `negation` (rules), `head`, `cross`, or `letters` (the head alone on a
+    /// pair the cross-encoder cannot read).
+    pub route: &'static str,
+    pub threshold: f32,
+    pub head: Option<f32>,
+    pub cross: Option<f32>,
+}
+
+impl Judgement {
+    pub fn contradiction(&self) -> bool {
+        self.probability >= self.threshold
+    }
+}
 
 /// Pairs less similar than this are never scored as contradictions (see `score_batch`).
 pub const MIN_COSINE: f32 = 0.3;
 
 /// Below this share of readable words on either side (words of two or more letters
 /// that the vocabulary has a piece longer than one letter for, see
-/// [`crate::cross::Base::vocabulary_coverage`]), the cascade does not ask the
+/// [`crate::cross::Base::vocabulary_coverage`]), the decision does not ask the
 /// cross-encoder (`ModelDetector::cross_reads`): half, i.e. most of the text would be
 /// spelled letter by letter. Not searched: written after the retrained cross-encoder
 /// flagged unrelated Arabic pairs (see the crate README).
 pub const MIN_VOCABULARY_COVERAGE: f32 = 0.5;
 
-/// Names accepted by [`detector_by_name`]: the reactor's plus `model` (the cascade) and
+/// Names accepted by [`detector_by_name`]: the reactor's plus `model` (the decision) and
 /// its two routes alone, `model-head` and `model-cross` (for benchmarks).
 pub const DETECTOR_NAMES: &[&str] = &[
     "baseline",
@@ -57,124 +70,6 @@ pub fn default_detector_dir() -> PathBuf {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights"),
     }
-}
-
-fn never() -> f32 {
-    f32::INFINITY
-}
-
-/// `cascade.json` of a model folder.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct CascadeConfig {
-    /// Pairs whose head probability is below this skip the cross-encoder: not
-    /// contradictions.
-    pub floor: f32,
-    /// Pairs whose head probability is at least this skip the cross-encoder:
-    /// contradictions (absent in older files: never).
-    #[serde(default = "never")]
-    pub ceiling: f32,
-    /// Weight of the cross-encoder in the blended probability
-    /// `w·p_cross + (1−w)·p_head` of pairs both routes score.
-    pub cross_weight: f32,
-    /// Decision threshold on the blended probability (best F1 on the dev set).
-    pub threshold: f32,
-    /// Dev metrics of the blend at that threshold.
-    pub dev: crate::Prf,
-}
-
-/// Share of the way from the dev extremes towards 0 (floor) or 1 (ceiling) that the
-/// cascade band is widened by: the margin for unseen data (see [`calibrate_cascade`]).
-pub const BAND_MARGIN: f32 = 0.25;
-
-/// Chooses the cascade on a dev set and writes `dir/cascade.json`: the blend weight of
-/// the two routes' probabilities (from a coarse grid) and its threshold, both by best F1;
-/// then the band of head probabilities sent to the blend. The floor is the lowest head
-/// probability among the dev contradictions the blend catches, the ceiling the highest
-/// among the dev non-contradictions the blend leaves alone, each moved by
-/// [`BAND_MARGIN`] of the way to 0 or 1 — so on dev the head alone never loses a
-/// contradiction the blend finds nor raises an alarm the blend avoids (it may only drop
-/// some of the blend's false alarms), and the cascade's dev F1 is at least the blend's.
-/// Needs `dir/head` and `dir/cross`.
-pub fn calibrate_cascade(
-    dir: &Path,
-    model_dir: &Path,
-    dev: &[crate::Example],
-    vecs: &[(Vec<f32>, Vec<f32>)],
-) -> Result<CascadeConfig> {
-    let det = ModelDetector::load(dir, model_dir)?
-        .with_floor(None)
-        .with_ceiling(None);
-    if det.head.is_none() || det.cross.is_none() {
-        return Err(DetectError::Missing {
-            dir: dir.to_path_buf(),
-            missing: "head/ or cross/ (the cascade needs both)".into(),
-        });
-    }
-    let pairs = crate::detector::pair_inputs(dev, vecs);
-    let head: Vec<f32> = det
-        .head_probs(&pairs)?
-        .into_iter()
-        .map(|p| p.unwrap_or(0.0))
-        .collect();
-    let texts: Vec<(&str, &str)> = dev.iter().map(|e| (e.a.as_str(), e.b.as_str())).collect();
-    let cross = det
-        .cross
-        .as_ref()
-        .expect("checked")
-        .0
-        .p_contradiction(&texts)?;
-    let gold: Vec<bool> = dev.iter().map(crate::Example::is_contradiction).collect();
-    // A coarse grid: three weights, so the dev set picks little beyond the threshold.
-    let mut best: Option<(f32, crate::Prf)> = None;
-    for w in [0.25f32, 0.5, 0.75, 1.0] {
-        let p: Vec<f32> = cross
-            .iter()
-            .zip(&head)
-            .map(|(c, h)| w * c + (1.0 - w) * h)
-            .collect();
-        let m = crate::best_threshold(&p, &gold);
-        if best.as_ref().is_none_or(|(_, b)| m.f1 > b.f1) {
-            best = Some((w, m));
-        }
-    }
-    let (w, m) = best.expect("grid not empty");
-    // Only pairs the detector scores at all (similar enough) count for the band.
-    let mut caught_min = 1.0f32;
-    let mut cleared_max = 0.0f32;
-    for (((c, h), pair), &gold) in cross.iter().zip(&head).zip(&pairs).zip(&gold) {
-        if pair.cosine < MIN_COSINE {
-            continue;
-        }
-        let flagged = w * c + (1.0 - w) * h >= m.threshold;
-        if flagged && gold {
-            caught_min = caught_min.min(*h);
-        } else if !flagged && !gold {
-            cleared_max = cleared_max.max(*h);
-        }
-    }
-    let cfg = CascadeConfig {
-        floor: caught_min * (1.0 - BAND_MARGIN),
-        ceiling: cleared_max + (1.0 - cleared_max) * BAND_MARGIN,
-        cross_weight: w,
-        threshold: m.threshold,
-        dev: m,
-    };
-    let path = dir.join("cascade.json");
-    let json = serde_json::to_string_pretty(&cfg).expect("serialises") + "\n";
-    std::fs::write(&path, json).map_err(|e| DetectError::Io { path, source: e })?;
-    Ok(cfg)
-}
-
-/// [`calibrate_cascade`] on a dev file: embeds its pairs with the default MiniLM options.
-pub fn calibrate_cascade_file(
-    dir: &Path,
-    model_dir: &Path,
-    dev_path: &Path,
-) -> Result<CascadeConfig> {
-    let dev = crate::load_examples(dev_path)?;
-    let enc = kimera_embed::MiniLmEncoder::load(model_dir, kimera_embed::MiniLmOptions::default())?;
-    let vecs = crate::train::embed_pairs(&enc, &dev, &mut |_| {})?;
-    calibrate_cascade(dir, model_dir, &dev, &vecs)
 }
 
 /// Reactor inputs for labelled examples and their vectors (side a = `e.a`).
@@ -207,17 +102,14 @@ pub fn pair_inputs<'a>(
 pub struct ModelDetector {
     head: Option<(HeadModel, Meta)>,
     cross: Option<(CrossModel, Meta)>,
-    floor: Option<f32>,
-    ceiling: Option<f32>,
-    blend: Option<(f32, f32)>,
-    /// Decide explicit denials ([`explicit_denial`]) before the models.
-    denials: bool,
+    decision: Option<DecisionConfig>,
     name: &'static str,
 }
 
 impl ModelDetector {
     /// Loads `dir/head` and/or `dir/cross` (at least one), the cross-encoder on top of the
-    /// base model in `model_dir`. Refuses weights trained on a different base model.
+    /// base model in `model_dir`, and `dir/decision.json` when both routes are there.
+    /// Refuses weights trained on a different base model.
     pub fn load(dir: &Path, model_dir: &Path) -> Result<Self> {
         let hd = dir.join(Route::Head.dir_name());
         let cd = dir.join(Route::Cross.dir_name());
@@ -260,31 +152,24 @@ impl ModelDetector {
                 })?;
             cross = Some((CrossModel::load(base, lora, &cd.join(WEIGHTS_FILE))?, meta));
         }
-        let mut floor = None;
-        let mut ceiling = None;
-        let mut blend = None;
-        let cpath = dir.join("cascade.json");
-        if head.is_some() && cross.is_some() && cpath.is_file() {
-            let text = std::fs::read_to_string(&cpath).map_err(|e| DetectError::Io {
-                path: cpath.clone(),
+        let mut decision = None;
+        let dpath = dir.join(DECISION_FILE);
+        if head.is_some() && cross.is_some() && dpath.is_file() {
+            let text = std::fs::read_to_string(&dpath).map_err(|e| DetectError::Io {
+                path: dpath.clone(),
                 source: e,
             })?;
-            let c: CascadeConfig =
+            decision = Some(
                 serde_json::from_str(&text).map_err(|e| DetectError::Format {
-                    path: cpath.clone(),
-                    reason: e.to_string(),
-                })?;
-            floor = Some(c.floor);
-            ceiling = c.ceiling.is_finite().then_some(c.ceiling);
-            blend = Some((c.cross_weight, c.threshold));
+                    path: dpath.clone(),
+                    reason: format!("line {}, column {}: {e}", e.line(), e.column()),
+                })?,
+            );
         }
         Ok(ModelDetector {
             head,
             cross,
-            floor,
-            ceiling,
-            blend,
-            denials: true,
+            decision,
             name: "model",
         })
     }
@@ -294,7 +179,8 @@ impl ModelDetector {
         Self::load(&default_detector_dir(), &kimera_embed::model_dir())
     }
 
-    /// Drops the cross-encoder (head only: fastest), or the head (cross only).
+    /// One route alone (`model-head`, fastest, or `model-cross`) at its own threshold,
+    /// without the decision's rules and stages.
     pub fn only(mut self, route: Route) -> Self {
         match route {
             Route::Head => {
@@ -306,45 +192,26 @@ impl ModelDetector {
                 self.name = "model-cross";
             }
         }
-        self.floor = None;
-        self.ceiling = None;
-        self.blend = None;
-        self.denials = false;
+        self.decision = None;
         self
     }
 
-    /// Sets or clears the cascade floor (see the module docs).
-    pub fn with_floor(mut self, floor: Option<f32>) -> Self {
-        self.floor = floor;
-        self
-    }
-
-    /// Sets or clears the cascade ceiling (see the module docs).
-    pub fn with_ceiling(mut self, ceiling: Option<f32>) -> Self {
-        self.ceiling = ceiling;
-        self
-    }
-
-    /// The cascade ceiling in use, if any.
-    pub fn ceiling(&self) -> Option<f32> {
-        self.ceiling
+    /// The decision in use (both routes and `decision.json`), if any.
+    pub fn decision(&self) -> Option<&DecisionConfig> {
+        self.decision.as_ref()
     }
 
     pub fn head_meta(&self) -> Option<&Meta> {
         self.head.as_ref().map(|h| &h.1)
     }
 
-    /// The cascade floor in use, if any.
-    pub fn floor(&self) -> Option<f32> {
-        self.floor
-    }
-
     pub fn cross_meta(&self) -> Option<&Meta> {
         self.cross.as_ref().map(|c| &c.1)
     }
 
-    /// Head probabilities for pairs with vectors (`None` where vectors are missing).
-    pub fn head_probs(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<f32>>> {
+    /// The head's class probabilities for pairs with vectors (`None` where vectors are
+    /// missing).
+    pub fn head_classes(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<[f32; 3]>>> {
         let Some((h, _)) = &self.head else {
             return Ok(vec![None; pairs.len()]);
         };
@@ -360,12 +227,21 @@ impl ModelDetector {
                 }
             }
         }
-        let probs = h.p_contradiction(&rows)?;
+        let probs = h.predict(&rows)?;
         let mut out = vec![None; pairs.len()];
         for (i, p) in idx.into_iter().zip(probs) {
             out[i] = Some(p);
         }
         Ok(out)
+    }
+
+    /// Head P(contradiction) for pairs with vectors (`None` where vectors are missing).
+    pub fn head_probs(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<f32>>> {
+        Ok(self
+            .head_classes(pairs)?
+            .into_iter()
+            .map(|c| c.map(|c| c[CONTRADICTION]))
+            .collect())
     }
 
     /// Whether the cross-encoder's vocabulary covers both sides of a pair (at least
@@ -378,67 +254,122 @@ impl ModelDetector {
             && c.vocabulary_coverage(p.b_text)? >= MIN_VOCABULARY_COVERAGE)
     }
 
-    /// P(contradiction), the route that decided and its threshold, for each pair.
-    pub fn probabilities(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Scored>>> {
-        let mut out = self.probabilities_of_models(pairs)?;
-        if self.denials {
-            for (o, p) in out.iter_mut().zip(pairs) {
-                if explicit_denial(p.a_text, p.b_text).is_some() {
-                    *o = Some((1.0, "denial", 0.5));
-                }
-            }
+    /// The judgement of each pair (`None`: not scored, e.g. no vectors for the head).
+    pub fn judge(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Judgement>>> {
+        match &self.decision {
+            Some(d) => self.decide(d, pairs),
+            None => self.one_route(pairs),
         }
-        Ok(out)
     }
 
-    fn probabilities_of_models(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Scored>>> {
-        let head = self.head_probs(pairs)?;
-        let mut out: Vec<Option<Scored>> = vec![None; pairs.len()];
+    /// A route alone at its own threshold.
+    fn one_route(&self, pairs: &[PairInput<'_>]) -> Result<Vec<Option<Judgement>>> {
         if let Some((c, meta)) = &self.cross {
-            // The head decides what it is sure of; the band goes to the cross-encoder.
-            let mut send = Vec::new();
-            for i in 0..pairs.len() {
-                if pairs[i].cosine < MIN_COSINE {
-                    continue;
-                }
-                if self.denials && explicit_denial(pairs[i].a_text, pairs[i].b_text).is_some() {
-                    continue;
-                }
-                match (self.floor, self.ceiling, head[i]) {
-                    (Some(f), _, Some(p)) if p < f => out[i] = Some((p, "head", f)),
-                    (_, Some(t), Some(p)) if p >= t => out[i] = Some((p, "head", t)),
-                    (_, _, Some(p)) if !self.cross_reads(c, &pairs[i])? => {
-                        // the cross-encoder would read letters, not words
-                        let t = self.head.as_ref().map_or(0.5, |(_, hm)| hm.threshold);
-                        out[i] = Some((p, "head", t));
-                    }
-                    _ => send.push(i),
-                }
+            let texts: Vec<(&str, &str)> = pairs.iter().map(|p| (p.a_text, p.b_text)).collect();
+            return Ok(c
+                .p_contradiction(&texts)?
+                .into_iter()
+                .map(|p| {
+                    Some(Judgement {
+                        probability: p,
+                        route: "cross",
+                        threshold: meta.threshold,
+                        head: None,
+                        cross: Some(p),
+                    })
+                })
+                .collect());
+        }
+        let t = self.head.as_ref().map_or(0.5, |(_, m)| m.threshold);
+        Ok(self
+            .head_probs(pairs)?
+            .into_iter()
+            .map(|p| {
+                p.map(|p| Judgement {
+                    probability: p,
+                    route: "head",
+                    threshold: t,
+                    head: Some(p),
+                    cross: None,
+                })
+            })
+            .collect())
+    }
+
+    /// The decision (see [`crate::decision`]) for a batch: rules, stage 1 on every pair
+    /// it is not sure of, stage 2 (one cross-encoder call for the whole band, both
+    /// orders) on the rest.
+    fn decide(
+        &self,
+        d: &DecisionConfig,
+        pairs: &[PairInput<'_>],
+    ) -> Result<Vec<Option<Judgement>>> {
+        let (c, _) = self.cross.as_ref().expect("a decision has both routes");
+        let head = self.head_classes(pairs)?;
+        let mut out: Vec<Option<Judgement>> = vec![None; pairs.len()];
+        let mut send = Vec::new();
+        for (i, p) in pairs.iter().enumerate() {
+            if p.cosine < MIN_COSINE {
+                out[i] = head[i].map(|h| Judgement {
+                    probability: h[CONTRADICTION],
+                    route: "head",
+                    threshold: 1.0,
+                    head: Some(h[CONTRADICTION]),
+                    cross: None,
+                });
+                continue;
             }
-            let texts: Vec<(&str, &str)> = send
-                .iter()
-                .map(|&i| (pairs[i].a_text, pairs[i].b_text))
-                .collect();
-            let probs = c.p_contradiction(&texts)?;
-            for (&i, p) in send.iter().zip(probs) {
-                out[i] = match (self.blend, head[i]) {
-                    (Some((w, t)), Some(h)) => Some((w * p + (1.0 - w) * h, "blend", t)),
-                    _ => Some((p, "cross", meta.threshold)),
-                };
+            if let Some(rule) = rule_alone(p.a_text, p.b_text) {
+                out[i] = Some(Judgement {
+                    probability: 1.0,
+                    route: if rule == "explicit_denial" {
+                        "denial"
+                    } else {
+                        "negation"
+                    },
+                    threshold: 0.5,
+                    head: head[i].map(|h| h[CONTRADICTION]),
+                    cross: None,
+                });
+                continue;
             }
-            // Dissimilar pairs keep the head's probability (the detector does not flag
-            // them, see `score_batch`).
-            if let Some((_, hm)) = &self.head {
-                for i in 0..pairs.len() {
-                    if out[i].is_none() {
-                        out[i] = head[i].map(|p| (p, "head", hm.threshold));
-                    }
+            let Some(h) = head[i] else { continue };
+            let (q, verdict) = d.stage1(h, p.cosine);
+            let judged = |route, threshold: f64| Judgement {
+                probability: q as f32,
+                route,
+                threshold: threshold as f32,
+                head: Some(h[CONTRADICTION]),
+                cross: None,
+            };
+            out[i] = match verdict {
+                Some(true) => Some(judged("head", d.ceiling)),
+                Some(false) => Some(judged("head", d.floor)),
+                // the cross-encoder would read letters, not words
+                None if !self.cross_reads(c, p)? => Some(judged("letters", d.threshold)),
+                None => {
+                    send.push(i);
+                    None
                 }
-            }
-        } else if let Some((_, hm)) = &self.head {
-            for i in 0..pairs.len() {
-                out[i] = head[i].map(|p| (p, "head", hm.threshold));
-            }
+            };
+        }
+        let fwd: Vec<(&str, &str)> = send
+            .iter()
+            .map(|&i| (pairs[i].a_text, pairs[i].b_text))
+            .collect();
+        let rev: Vec<(&str, &str)> = fwd.iter().map(|&(a, b)| (b, a)).collect();
+        let (pf, pr) = (c.predict(&fwd)?, c.predict(&rev)?);
+        for ((&i, f), r) in send.iter().zip(pf).zip(pr) {
+            let h = head[i].expect("sent pairs have head probabilities");
+            let x = symmetric(f, r);
+            let (q, _) = d.stage2(h, pairs[i].cosine, x);
+            out[i] = Some(Judgement {
+                probability: q as f32,
+                route: "cross",
+                threshold: d.threshold as f32,
+                head: Some(h[CONTRADICTION]),
+                cross: Some(x[CONTRADICTION]),
+            });
         }
         Ok(out)
     }
@@ -450,7 +381,7 @@ impl Detector for ModelDetector {
     }
 
     fn score_batch(&self, pairs: &[PairInput<'_>]) -> Vec<Verdict> {
-        let probs = match self.probabilities(pairs) {
+        let judged = match self.judge(pairs) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("model detector failed on a batch of {}: {e}", pairs.len());
@@ -459,9 +390,9 @@ impl Detector for ModelDetector {
         };
         pairs
             .iter()
-            .zip(probs)
-            .map(|(pair, p)| {
-                let Some((p, route, threshold)) = p else {
+            .zip(judged)
+            .map(|(pair, j)| {
+                let Some(j) = j else {
                     return Verdict::none();
                 };
                 // Contradictions are about the same subject. The SICK-trained models
@@ -476,44 +407,68 @@ impl Detector for ModelDetector {
                 if pair.a_text.trim().to_lowercase() == pair.b_text.trim().to_lowercase() {
                     return Verdict::none();
                 }
-                let contradiction = p >= threshold;
-                if !contradiction {
+                if !j.contradiction() {
                     return Verdict {
                         contradiction: false,
-                        score: p,
+                        score: j.probability,
                         evidence: serde_json::Value::Null,
                     };
                 }
-                let lex = lexical(pair.a_text, pair.b_text, pair.cosine);
-                let mut signals: Vec<&str> = LEXICAL_NAMES
-                    .iter()
-                    .zip(lex)
-                    .filter(|(n, v)| {
-                        *v != 0.0
-                            && (n.starts_with("rule_")
-                                || **n == "negation_asymmetry"
-                                || **n == "number_mismatch")
-                    })
-                    .map(|(n, _)| *n)
-                    .collect();
-                if route == "denial" {
-                    signals.insert(0, "explicit_denial");
-                }
                 Verdict {
-                    contradiction,
-                    score: p.clamp(0.0, 1.0),
-                    evidence: json!({
-                        "rule": "model",
-                        "route": route,
-                        "probability": p,
-                        "threshold": threshold,
-                        "signals": signals,
-                        "cosine": pair.cosine,
-                    }),
+                    contradiction: true,
+                    score: j.probability.clamp(0.0, 1.0),
+                    evidence: evidence(pair, &j),
                 }
             })
             .collect()
     }
+}
+
+/// Why a pair was judged a contradiction: the route and its probability and
+/// threshold, both routes' probabilities, the lexical signals present, and for a
+/// negation rule the negated side and its cue.
+fn evidence(pair: &PairInput<'_>, j: &Judgement) -> serde_json::Value {
+    let lex = lexical(pair.a_text, pair.b_text, pair.cosine);
+    let mut signals: Vec<&str> = LEXICAL_NAMES
+        .iter()
+        .zip(lex)
+        .filter(|(n, v)| {
+            *v != 0.0
+                && (n.starts_with("rule_")
+                    || **n == "negation_asymmetry"
+                    || **n == "number_mismatch")
+        })
+        .map(|(n, _)| *n)
+        .collect();
+    if j.route == "denial" {
+        signals.insert(0, "explicit_denial");
+    }
+    let mut ev = json!({
+        "rule": "model",
+        "route": j.route,
+        "probability": j.probability,
+        "threshold": j.threshold,
+        "signals": signals,
+        "cosine": pair.cosine,
+    });
+    if let Some(h) = j.head {
+        ev["head"] = json!(h);
+    }
+    if let Some(c) = j.cross {
+        ev["cross"] = json!(c);
+    }
+    if j.route == "negation" {
+        let edit = Edit::between(pair.a_text, pair.b_text);
+        if let Some(side) = edit.is_negation_only() {
+            let (name, words) = match side {
+                Side::A => ("a", &edit.a),
+                Side::B => ("b", &edit.b),
+            };
+            ev["negated"] = json!(name);
+            ev["tokens"] = json!(words);
+        }
+    }
+    ev
 }
 
 /// The reactor's detectors plus `model` (the committed weights, see

@@ -39,11 +39,11 @@ use std::path::PathBuf;
 pub use check::{CheckHit, CheckReport, Checker, check_text};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
-    CascadeConfig, DETECTOR_NAMES, ModelDetector, calibrate_cascade, calibrate_cascade_file,
-    default_detector_dir, detector_by_name, detectors_from_list, pair_inputs,
+    DETECTOR_NAMES, Judgement, ModelDetector, default_detector_dir, detector_by_name,
+    detectors_from_list, pair_inputs,
 };
 pub use metrics::{Prf, best_threshold, prf};
-pub use train::{Meta, Route, TrainOptions, train_to_dir};
+pub use train::{Meta, Route, TrainOptions, fit_decision_dir, train_to_dir};
 
 /// Errors of the detector crate.
 #[derive(Debug, thiserror::Error)]
@@ -111,5 +111,10 @@ pub enum TrainProgress {
     DevProbs {
         epoch: usize,
         probs: Vec<[f32; 3]>,
+    },
+    /// Starting cross-validation fold `fold` (of `folds`): out-of-fold predictions.
+    Fold {
+        fold: usize,
+        folds: usize,
     },
 }

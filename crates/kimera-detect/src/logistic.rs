@@ -25,6 +25,8 @@ fn sigmoid(z: f64) -> f64 {
 impl Logistic {
     /// Fits on rows `x` (all of one length, `names.len()`) and labels `y`, with L2
     /// penalty `l2` on the standardised weights (not on the bias).
+    // Matrix code reads best with indices: the Hessian is filled and mirrored by row and column.
+    #[allow(clippy::needless_range_loop)]
     pub fn fit(names: &[&str], x: &[Vec<f64>], y: &[bool], l2: f64) -> Logistic {
         let d = names.len();
         let n = x.len().max(1) as f64;
@@ -124,6 +126,7 @@ impl Logistic {
 
 /// Solves `h · x = g` for a symmetric positive definite `h` (Gaussian elimination with
 /// partial pivoting; the systems here are a few dozen unknowns).
+#[allow(clippy::needless_range_loop)]
 fn solve(mut h: Vec<Vec<f64>>, mut g: Vec<f64>) -> Vec<f64> {
     let n = g.len();
     for c in 0..n {

@@ -59,6 +59,17 @@ pub struct TrainOptions {
     /// many per mille of the training sentences ([`crate::data::substitution_pairs`];
     /// 0 = none).
     pub substitutions_per_mille: usize,
+    /// Add pairs made by negating side b of entailment and neutral training pairs
+    /// ([`crate::data::negation_pairs`]) for this many per mille of the usable pairs
+    /// (0 = none).
+    pub negations_per_mille: usize,
+    /// Cross-validation folds for out-of-fold predictions (0 = none). With folds the
+    /// route is trained for exactly `epochs` (the last epoch is kept) and the dev file
+    /// only reports; each fold's model writes its held-out predictions to
+    /// `<route>/oof.jsonl`, which `kimera train-detector --route decision` fits on.
+    pub folds: usize,
+    /// Seed of the fold assignment ([`crate::protocol::stratified_folds`]).
+    pub fold_seed: u64,
     /// A kimera store used as embedding cache by the head route (None: encode all).
     pub cache_db: Option<PathBuf>,
     /// The sentence-transformers folder (see `kimera_embed::model_dir`).
@@ -79,6 +90,9 @@ impl TrainOptions {
             lora_layers: CrossParams::default().lora.layers,
             denials_per_mille: DEFAULT_DENIALS_PER_MILLE,
             substitutions_per_mille: 0,
+            negations_per_mille: 0,
+            folds: 0,
+            fold_seed: 42,
             cache_db: None,
             model_dir,
         }
@@ -109,6 +123,15 @@ pub struct Meta {
     /// Pairs added by [`crate::data::substitution_pairs`].
     #[serde(default)]
     pub substitution_pairs: usize,
+    /// Pairs added by [`crate::data::negation_pairs`].
+    #[serde(default)]
+    pub negation_pairs: usize,
+    /// Cross-validation folds of the out-of-fold predictions (`oof.jsonl`; 0 = none)
+    /// and their seed.
+    #[serde(default)]
+    pub folds: usize,
+    #[serde(default)]
+    pub fold_seed: u64,
     pub dev_file: String,
     pub dev_sha256: String,
     pub dev: Prf,
@@ -180,9 +203,71 @@ pub fn feature_rows(set: &[Example], vecs: &[(Vec<f32>, Vec<f32>)]) -> Vec<Vec<f
         .collect()
 }
 
-/// Trains `opts.route` on `train_path`, picks epoch and threshold on `dev_path`, and
-/// writes `out/<route>/{weights.safetensors,meta.json}`. Same files, options and machine
-/// give byte-identical weights (seeded init and shuffling, deterministic kernels).
+/// The training set of `opts`: `set` plus the pairs made from it (denials,
+/// substitutions, negations: each kind from `set` alone, not from each other), and the
+/// number of each kind.
+fn augmented(set: &[Example], opts: &TrainOptions) -> (Vec<Example>, [usize; 3]) {
+    let denials = crate::data::denial_pairs(set, opts.denials_per_mille, opts.seed);
+    let substitutions =
+        crate::data::substitution_pairs(set, opts.substitutions_per_mille, opts.seed);
+    let negations = crate::data::negation_pairs(set, opts.negations_per_mille, opts.seed);
+    let counts = [denials.len(), substitutions.len(), negations.len()];
+    let mut out = set.to_vec();
+    out.extend(denials);
+    out.extend(substitutions);
+    out.extend(negations);
+    (out, counts)
+}
+
+/// Name of the out-of-fold predictions file inside a route folder.
+pub const OOF_FILE: &str = "oof.jsonl";
+
+/// One line of `oof.jsonl`: a training pair's class probabilities from the model that
+/// did not see it, in both orders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OofLine {
+    /// Index of the pair in the training file.
+    pub i: usize,
+    pub fold: usize,
+    /// `[contradiction, entailment, neutral]` for (a, b).
+    pub p: [f32; 3],
+    /// The same for (b, a).
+    pub r: [f32; 3],
+}
+
+/// Sentence vectors for examples, encoded once per distinct text for a whole run.
+struct Vectors<'a> {
+    enc: kimera_embed::MiniLmEncoder,
+    cache: Option<kimera_store::Store>,
+    memo: std::collections::HashMap<String, Vec<f32>>,
+    progress: &'a mut dyn FnMut(TrainProgress),
+}
+
+impl Vectors<'_> {
+    fn pairs(&mut self, set: &[Example]) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+        let missing: Vec<Example> = set
+            .iter()
+            .filter(|e| !self.memo.contains_key(&e.a) || !self.memo.contains_key(&e.b))
+            .cloned()
+            .collect();
+        let vecs = embed_pairs_cached(&self.enc, &missing, self.cache.as_mut(), self.progress)?;
+        for (e, (u, v)) in missing.into_iter().zip(vecs) {
+            self.memo.insert(e.a, u);
+            self.memo.insert(e.b, v);
+        }
+        Ok(set
+            .iter()
+            .map(|e| (self.memo[&e.a].clone(), self.memo[&e.b].clone()))
+            .collect())
+    }
+}
+
+/// Trains `opts.route` on `train_path` and writes `out/<route>/{weights.safetensors,
+/// meta.json}`; with `opts.folds` ≥ 2 first writes out-of-fold predictions
+/// (`oof.jsonl`, see [`TrainOptions::folds`]) and keeps the last epoch, otherwise picks
+/// the epoch and threshold on `dev_path` (the old protocol, for experiments). Same
+/// files, options and machine give byte-identical weights (seeded init and shuffling,
+/// deterministic kernels).
 pub fn train_to_dir(
     train_path: &Path,
     dev_path: &Path,
@@ -190,15 +275,9 @@ pub fn train_to_dir(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<Trained> {
-    let mut train_set = load_examples(train_path)?;
-    let file_pairs = train_set.len();
-    // both kinds are made from the file's pairs only (not from each other)
-    let denials = crate::data::denial_pairs(&train_set, opts.denials_per_mille, opts.seed);
-    let substitutions =
-        crate::data::substitution_pairs(&train_set, opts.substitutions_per_mille, opts.seed);
-    let (denial_count, substitution_count) = (denials.len(), substitutions.len());
-    train_set.extend(denials);
-    train_set.extend(substitutions);
+    let file_set = load_examples(train_path)?;
+    let (train_set, [denial_count, substitution_count, negation_count]) =
+        augmented(&file_set, opts);
     let dev = load_examples(dev_path)?;
     let dir = out.join(opts.route.dir_name());
     std::fs::create_dir_all(&dir).map_err(|e| DetectError::Io {
@@ -207,6 +286,23 @@ pub fn train_to_dir(
     })?;
     let base_sha = sha256_of(&opts.model_dir.join("model.safetensors"))?;
     let dev_gold: Vec<bool> = dev.iter().map(Example::is_contradiction).collect();
+    let keep_last = opts.folds >= 2;
+    let reversed = |set: &[Example]| -> Vec<Example> {
+        set.iter()
+            .map(|e| Example {
+                a: e.b.clone(),
+                b: e.a.clone(),
+                ..e.clone()
+            })
+            .collect()
+    };
+    let fold_of = if keep_last {
+        let labels: Vec<usize> = file_set.iter().map(|e| e.label).collect();
+        crate::protocol::stratified_folds(&labels, opts.folds, opts.fold_seed)
+    } else {
+        Vec::new()
+    };
+    let mut oof: Vec<OofLine> = Vec::new();
     let (threshold, prf, history, head_p, cross_p, flen, dev_probs);
     match opts.route {
         Route::Head => {
@@ -214,18 +310,13 @@ pub fn train_to_dir(
                 &opts.model_dir,
                 kimera_embed::MiniLmOptions::default(),
             )?;
-            let mut cache = match &opts.cache_db {
+            let cache = match &opts.cache_db {
                 Some(p) => Some(kimera_store::Store::open(p).map_err(|e| DetectError::Data {
                     path: p.clone(),
                     reason: format!("embedding cache: {e}"),
                 })?),
                 None => None,
             };
-            let tv = embed_pairs_cached(&enc, &train_set, cache.as_mut(), progress)?;
-            let dv = embed_pairs_cached(&enc, &dev, cache.as_mut(), progress)?;
-            let tx = feature_rows(&train_set, &tv);
-            let dx = feature_rows(&dev, &dv);
-            let ty: Vec<usize> = train_set.iter().map(|e| e.label).collect();
             let d = HeadParams::default();
             let p = HeadParams {
                 hidden: opts.hidden,
@@ -233,14 +324,56 @@ pub fn train_to_dir(
                 batch_size: opts.batch_size.unwrap_or(d.batch_size),
                 lr: opts.lr.unwrap_or(d.lr),
                 seed: opts.seed,
+                keep_last,
                 ..d
             };
+            let mut quiet = |_: TrainProgress| {};
+            let mut vectors = Vectors {
+                enc,
+                cache,
+                memo: std::collections::HashMap::new(),
+                progress: &mut quiet,
+            };
+            let rows = |vectors: &mut Vectors, set: &[Example]| -> Result<Vec<Vec<f32>>> {
+                Ok(feature_rows(set, &vectors.pairs(set)?))
+            };
+            for f in 0..if keep_last { opts.folds } else { 0 } {
+                progress(TrainProgress::Fold {
+                    fold: f,
+                    folds: opts.folds,
+                });
+                let held: Vec<usize> = (0..file_set.len()).filter(|&i| fold_of[i] == f).collect();
+                let rest: Vec<Example> = (0..file_set.len())
+                    .filter(|&i| fold_of[i] != f)
+                    .map(|i| file_set[i].clone())
+                    .collect();
+                let (tr, _) = augmented(&rest, opts);
+                let held_set: Vec<Example> = held.iter().map(|&i| file_set[i].clone()).collect();
+                let tx = rows(&mut vectors, &tr)?;
+                let ty: Vec<usize> = tr.iter().map(|e| e.label).collect();
+                let hx = rows(&mut vectors, &held_set)?;
+                let hr = rows(&mut vectors, &reversed(&held_set))?;
+                let gold: Vec<bool> = held_set.iter().map(Example::is_contradiction).collect();
+                let (m, _, _) = head::train(&tx, &ty, &hx, &gold, &p, &mut |_| {})?;
+                let (pf, pr) = (m.predict(&hx)?, m.predict(&hr)?);
+                for (k, &i) in held.iter().enumerate() {
+                    oof.push(OofLine {
+                        i,
+                        fold: f,
+                        p: pf[k],
+                        r: pr[k],
+                    });
+                }
+            }
+            let tx = rows(&mut vectors, &train_set)?;
+            let dx = rows(&mut vectors, &dev)?;
+            let ty: Vec<usize> = train_set.iter().map(|e| e.label).collect();
             let (model, best, hist) = head::train(&tx, &ty, &dx, &dev_gold, &p, progress)?;
             model.save(&dir.join(WEIGHTS_FILE))?;
             dev_probs = model.p_contradiction(&dx)?;
             (threshold, prf, history, head_p, cross_p) =
                 (best.threshold, best, hist, Some(p), None);
-            flen = feature_len(tv.first().map_or(384, |(u, _)| u.len()));
+            flen = tx.first().map_or(feature_len(384), Vec::len);
         }
         Route::Cross => {
             let base = Base::load(&opts.model_dir)?;
@@ -256,8 +389,37 @@ pub fn train_to_dir(
                 },
                 seed: opts.seed,
                 max_train: opts.max_train,
+                keep_last,
                 ..d
             };
+            for f in 0..if keep_last { opts.folds } else { 0 } {
+                progress(TrainProgress::Fold {
+                    fold: f,
+                    folds: opts.folds,
+                });
+                let held: Vec<usize> = (0..file_set.len()).filter(|&i| fold_of[i] == f).collect();
+                let rest: Vec<Example> = (0..file_set.len())
+                    .filter(|&i| fold_of[i] != f)
+                    .map(|i| file_set[i].clone())
+                    .collect();
+                let (tr, _) = augmented(&rest, opts);
+                let held_set: Vec<Example> = held.iter().map(|&i| file_set[i].clone()).collect();
+                let (m, _, _) = cross::train(base.clone(), &tr, &held_set, &p, progress)?;
+                let fwd: Vec<(&str, &str)> = held_set
+                    .iter()
+                    .map(|e| (e.a.as_str(), e.b.as_str()))
+                    .collect();
+                let rev: Vec<(&str, &str)> = fwd.iter().map(|&(a, b)| (b, a)).collect();
+                let (pf, pr) = (m.predict(&fwd)?, m.predict(&rev)?);
+                for (k, &i) in held.iter().enumerate() {
+                    oof.push(OofLine {
+                        i,
+                        fold: f,
+                        p: pf[k],
+                        r: pr[k],
+                    });
+                }
+            }
             let (model, best, hist) = cross::train(base, &train_set, &dev, &p, progress)?;
             model.save(&dir.join(WEIGHTS_FILE))?;
             dev_probs = cross::evaluate(&model, &dev)?.1;
@@ -265,6 +427,28 @@ pub fn train_to_dir(
                 (best.threshold, best, hist, None, Some(p));
             flen = 0;
         }
+    }
+    let mut threshold = threshold;
+    if keep_last {
+        oof.sort_by_key(|l| l.i);
+        // the route's own threshold (for `model-head` / `model-cross` alone): best F1
+        // on its out-of-fold predictions, not on the dev file
+        let probs: Vec<f32> = oof.iter().map(|l| l.p[crate::CONTRADICTION]).collect();
+        let gold: Vec<bool> = oof
+            .iter()
+            .map(|l| file_set[l.i].is_contradiction())
+            .collect();
+        threshold = crate::best_threshold(&probs, &gold).threshold;
+        let path = dir.join(OOF_FILE);
+        let mut text = String::new();
+        for l in &oof {
+            text.push_str(&serde_json::to_string(l).expect("serialises"));
+            text.push('\n');
+        }
+        std::fs::write(&path, text).map_err(|e| DetectError::Io { path, source: e })?;
+    } else {
+        // an oof.jsonl of an earlier run would not match these weights
+        let _ = std::fs::remove_file(dir.join(OOF_FILE));
     }
     let meta = Meta {
         format: 1,
@@ -283,9 +467,12 @@ pub fn train_to_dir(
         cross: cross_p,
         train_file: file_name(train_path),
         train_sha256: sha256_of(train_path)?,
-        train_pairs: file_pairs,
+        train_pairs: file_set.len(),
         denial_pairs: denial_count,
         substitution_pairs: substitution_count,
+        negation_pairs: negation_count,
+        folds: if keep_last { opts.folds } else { 0 },
+        fold_seed: opts.fold_seed,
         dev_file: file_name(dev_path),
         dev_sha256: sha256_of(dev_path)?,
         dev: prf,
@@ -301,6 +488,120 @@ pub fn train_to_dir(
         source: e,
     })?;
     Ok(Trained { meta, dev_probs })
+}
+
+/// Fits the decision (see [`crate::decision`]) on the out-of-fold predictions that
+/// `train_to_dir` wrote into `out/head` and `out/cross` for `train_path` (the same
+/// file, the same folds), writes `out/decision.json`, then scores `dev_path` once with
+/// the whole detector and records the result (it chooses nothing).
+pub fn fit_decision_dir(
+    train_path: &Path,
+    dev_path: &Path,
+    out: &Path,
+    model_dir: &Path,
+    cache_db: Option<&Path>,
+    progress: &mut dyn FnMut(TrainProgress),
+) -> Result<crate::decision::DecisionConfig> {
+    use crate::decision::{OofPair, fit, rule_alone, symmetric};
+    let set = load_examples(train_path)?;
+    let head = read_oof(&out.join(Route::Head.dir_name()))?;
+    let cross = read_oof(&out.join(Route::Cross.dir_name()))?;
+    let hm = read_meta(&out.join(Route::Head.dir_name()))?;
+    let cm = read_meta(&out.join(Route::Cross.dir_name()))?;
+    let train_sha = sha256_of(train_path)?;
+    for (route, oof, meta) in [("head", &head, &hm), ("cross", &cross, &cm)] {
+        let complete = oof.len() == set.len() && oof.iter().enumerate().all(|(k, l)| l.i == k);
+        if !complete || meta.train_sha256 != train_sha || meta.folds < 2 {
+            return Err(DetectError::Data {
+                path: out.join(route).join(OOF_FILE),
+                reason: format!(
+                    "not the out-of-fold predictions of {} ({} lines for {} pairs, {} folds): \
+                     train the route with --folds first",
+                    train_path.display(),
+                    oof.len(),
+                    set.len(),
+                    meta.folds
+                ),
+            });
+        }
+    }
+    if hm.folds != cm.folds
+        || hm.fold_seed != cm.fold_seed
+        || head.iter().zip(&cross).any(|(h, c)| h.fold != c.fold)
+    {
+        return Err(DetectError::Invalid(
+            "the head's and the cross-encoder's out-of-fold predictions use different folds: \
+             train both with the same --folds and --fold-seed"
+                .into(),
+        ));
+    }
+    let enc = kimera_embed::MiniLmEncoder::load(model_dir, kimera_embed::MiniLmOptions::default())?;
+    let mut cache = match cache_db {
+        Some(p) => Some(kimera_store::Store::open(p).map_err(|e| DetectError::Data {
+            path: p.to_path_buf(),
+            reason: format!("embedding cache: {e}"),
+        })?),
+        None => None,
+    };
+    let vecs = embed_pairs_cached(&enc, &set, cache.as_mut(), progress)?;
+    let pairs: Vec<OofPair> = set
+        .iter()
+        .zip(&vecs)
+        .zip(head.iter().zip(&cross))
+        .map(|((e, (u, v)), (h, c))| OofPair {
+            gold: e.is_contradiction(),
+            fold: h.fold,
+            cosine: kimera_core::dot(u, v),
+            head: h.p,
+            cross: symmetric(c.p, c.r),
+            rule: rule_alone(&e.a, &e.b),
+        })
+        .collect();
+    let mut cfg = fit(&pairs, hm.folds, hm.fold_seed);
+    cfg.protocol.train_file = file_name(train_path);
+    cfg.protocol.train_sha256 = train_sha;
+    write_decision(out, &cfg)?;
+    // the dev file, scored once by the detector as it will run
+    let dev = load_examples(dev_path)?;
+    let dv = embed_pairs_cached(&enc, &dev, cache.as_mut(), progress)?;
+    let det = crate::ModelDetector::load(out, model_dir)?;
+    let inputs = crate::pair_inputs(&dev, &dv);
+    let verdicts = kimera_reactor::Detector::score_batch(&det, &inputs);
+    let flags: Vec<f32> = verdicts
+        .iter()
+        .map(|v| if v.contradiction { 1.0 } else { 0.0 })
+        .collect();
+    let gold: Vec<bool> = dev.iter().map(Example::is_contradiction).collect();
+    cfg.protocol.dev = Some(crate::prf(&flags, &gold, 0.5));
+    cfg.protocol.dev_file = file_name(dev_path);
+    cfg.protocol.dev_sha256 = sha256_of(dev_path)?;
+    write_decision(out, &cfg)?;
+    Ok(cfg)
+}
+
+/// Writes `out/decision.json`.
+fn write_decision(out: &Path, cfg: &crate::decision::DecisionConfig) -> Result<()> {
+    let path = out.join(crate::decision::DECISION_FILE);
+    let json = serde_json::to_string_pretty(cfg).expect("serialises") + "\n";
+    std::fs::write(&path, json).map_err(|e| DetectError::Io { path, source: e })
+}
+
+/// Reads a route's `oof.jsonl`.
+pub fn read_oof(dir: &Path) -> Result<Vec<OofLine>> {
+    let path = dir.join(OOF_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| DetectError::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    text.lines()
+        .enumerate()
+        .map(|(n, l)| {
+            serde_json::from_str(l).map_err(|e| DetectError::Format {
+                path: path.clone(),
+                reason: format!("line {}: {e}", n + 1),
+            })
+        })
+        .collect()
 }
 
 /// Writes trained variables to a safetensors file (both routes' `save`).

@@ -192,7 +192,7 @@ fn bad_input_is_refused_with_file_and_line() {
 }
 
 #[test]
-fn cascade_keeps_every_correct_dev_decision_of_the_full_blend() {
+fn the_decision_is_fitted_on_out_of_fold_predictions_and_decides_as_documented() {
     let Some(model_dir) = common::model_dir() else {
         return;
     };
@@ -203,48 +203,70 @@ fn cascade_keeps_every_correct_dev_decision_of_the_full_blend() {
     );
     let mut head = TrainOptions::new(Route::Head, model_dir.clone());
     (head.epochs, head.hidden, head.batch_size) = (Some(20), 16, Some(8));
+    (head.folds, head.fold_seed) = (2, 9);
     train_to_dir(&train, &dev_path, out.path(), &head, &mut |_| {}).unwrap();
     let mut cross = TrainOptions::new(Route::Cross, model_dir.clone());
     (cross.epochs, cross.lora_rank, cross.lora_layers) = (Some(2), 4, 1);
     (cross.batch_size, cross.lr) = (Some(7), Some(3e-3));
+    (cross.folds, cross.fold_seed) = (2, 9);
     train_to_dir(&train, &dev_path, out.path(), &cross, &mut |_| {}).unwrap();
 
-    let cfg = kimera_detect::calibrate_cascade_file(out.path(), &model_dir, &dev_path).unwrap();
-    assert!(cfg.floor <= cfg.ceiling, "{cfg:?}");
-    assert!(out.path().join("cascade.json").is_file());
+    // every training pair predicted once, by the fold model that did not see it
+    let n = load_examples(&train).unwrap().len();
+    for route in ["head", "cross"] {
+        let oof = kimera_detect::train::read_oof(&out.path().join(route)).unwrap();
+        assert_eq!(oof.len(), n, "{route}");
+        assert!(oof.iter().enumerate().all(|(k, l)| l.i == k && l.fold < 2));
+        assert!(oof.iter().any(|l| l.fold == 0) && oof.iter().any(|l| l.fold == 1));
+    }
+    assert_eq!(read_meta(&out.path().join("cross")).unwrap().folds, 2);
 
+    let cfg = kimera_detect::fit_decision_dir(
+        &train,
+        &dev_path,
+        out.path(),
+        &model_dir,
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(out.path().join("decision.json").is_file());
+    assert!(cfg.floor <= cfg.ceiling, "{cfg:?}");
+    assert_eq!(cfg.protocol.pairs, n);
+    assert!(cfg.protocol.dev.is_some(), "dev scored once");
+
+    // the detector decides each dev pair as the documented rule says
     let enc = kimera_embed::MiniLmEncoder::load(&model_dir, Default::default()).unwrap();
     let dev = load_examples(&dev_path).unwrap();
     let vecs = embed_pairs(&enc, &dev, &mut |_| {}).unwrap();
     let pairs = kimera_detect::pair_inputs(&dev, &vecs);
-    let cascade = ModelDetector::load(out.path(), &model_dir).unwrap();
-    assert_eq!(cascade.floor(), Some(cfg.floor));
-    let full = ModelDetector::load(out.path(), &model_dir)
-        .unwrap()
-        .with_floor(None)
-        .with_ceiling(None);
-    let (c, f) = (
-        kimera_reactor::Detector::score_batch(&cascade, &pairs),
-        kimera_reactor::Detector::score_batch(&full, &pairs),
-    );
-    // Where the blend is right the cascade agrees; where it differs it is right.
-    let (mut right_c, mut right_f) = (0, 0);
-    for (i, (c, f)) in c.iter().zip(&f).enumerate() {
-        let gold = dev[i].is_contradiction();
-        if f.contradiction == gold || c.contradiction != f.contradiction {
-            assert_eq!(c.contradiction, gold, "dev pair {i}: {:?}", dev[i]);
+    let det = ModelDetector::load(out.path(), &model_dir).unwrap();
+    assert_eq!(det.decision(), Some(&cfg));
+    let judged = det.judge(&pairs).unwrap();
+    let verdicts = kimera_reactor::Detector::score_batch(&det, &pairs);
+    for ((p, j), v) in pairs.iter().zip(&judged).zip(&verdicts) {
+        let j = j.expect("every dev pair has vectors");
+        if p.cosine < kimera_detect::detector::MIN_COSINE {
+            assert!(!v.contradiction);
+            continue;
         }
-        right_c += usize::from(c.contradiction == gold);
-        right_f += usize::from(f.contradiction == gold);
+        match kimera_detect::decision::rule_alone(p.a_text, p.b_text) {
+            Some(_) => assert!(v.contradiction && ["denial", "negation"].contains(&j.route)),
+            None => {
+                let h = det.head_classes(std::slice::from_ref(p)).unwrap()[0].unwrap();
+                let (q, stage1) = cfg.stage1(h, p.cosine);
+                match stage1 {
+                    Some(yes) => {
+                        assert_eq!(j.route, "head");
+                        assert_eq!(v.contradiction, yes);
+                        assert!((j.probability as f64 - q).abs() < 1e-6);
+                    }
+                    None => {
+                        assert_eq!(j.route, "cross");
+                        assert_eq!(v.contradiction, j.probability as f64 >= cfg.threshold);
+                    }
+                }
+            }
+        }
     }
-    assert!(right_c >= right_f, "{right_c} < {right_f}");
-    // Routes: the full blend never lets the head decide a similar pair alone.
-    let routes = full.probabilities(&pairs).unwrap();
-    assert!(
-        routes
-            .iter()
-            .zip(&pairs)
-            .filter(|(_, p)| p.cosine >= kimera_detect::detector::MIN_COSINE)
-            .all(|(r, _)| r.unwrap().1 != "head")
-    );
 }

@@ -17,10 +17,10 @@ pub enum RouteArg {
     Head,
     /// LoRA cross-encoder on MiniLM (accurate).
     Cross,
-    /// Choose the head → cross cascade on --dev: the band of head probabilities sent to
-    /// the cross-encoder, blend weight and threshold (needs both routes already trained
-    /// in --out; --train is not used).
-    Cascade,
+    /// Fit the decision (decision.json: rules, the head's band, the combined
+    /// threshold) on the out-of-fold predictions of both routes, trained first in --out
+    /// with the same --train and --folds; then score --dev once.
+    Decision,
 }
 
 #[derive(Debug, Args)]
@@ -28,7 +28,8 @@ pub struct TrainDetectorArgs {
     /// Training pairs (SICK .tsv or Kimera pairs .csv).
     #[arg(long)]
     pub train: PathBuf,
-    /// Dev pairs: epoch and threshold are chosen on these.
+    /// Dev pairs: scored and reported after training (with --folds they choose nothing;
+    /// without, the epoch and threshold are chosen on them).
     #[arg(long)]
     pub dev: PathBuf,
     /// Model folder to write (`<out>/head` or `<out>/cross`).
@@ -69,36 +70,73 @@ pub struct TrainDetectorArgs {
     /// contradiction, "slicing" → "cutting": entailment; 0 = none).
     #[arg(long, default_value_t = 0)]
     pub substitutions: usize,
-    /// Head route: keep sentence vectors in this kimera store between runs (e.g. the
+    /// Per mille of the entailment and neutral training pairs that also give a pair with
+    /// side b negated (entailment A ⊨ B gives a contradiction A / not-B, a neutral pair
+    /// stays neutral; 0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub negations: usize,
+    /// Cross-validation folds: each fold's model predicts the pairs it did not see
+    /// (written to <out>/<route>/oof.jsonl, which --route decision fits on), the route
+    /// trains for exactly --epochs, and --dev only reports (0 = no cross-validation).
+    #[arg(long, default_value_t = 0)]
+    pub folds: usize,
+    /// Seed of the fold assignment (stratified by label).
+    #[arg(long, default_value_t = 42)]
+    pub fold_seed: u64,
+    /// Head and decision routes: keep sentence vectors in this kimera store between runs (e.g. the
     /// --db of your project); without it every run encodes train and dev again.
     #[arg(long)]
     pub cache_db: Option<PathBuf>,
 }
 
 pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let quiet = g.quiet;
     let route = match args.route {
         RouteArg::Head => Route::Head,
         RouteArg::Cross => Route::Cross,
-        RouteArg::Cascade => {
-            let cfg = kimera_detect::calibrate_cascade_file(
+        RouteArg::Decision => {
+            let cfg = kimera_detect::fit_decision_dir(
+                &args.train,
+                &args.dev,
                 &args.out,
                 &kimera_embed::model_dir(),
-                &args.dev,
+                args.cache_db.as_deref(),
+                &mut |_| {},
             )?;
             if g.json {
                 print_json(&cfg)?;
             } else {
+                let p = &cfg.protocol;
                 println!(
-                    "cascade: the head decides pairs with P(contradiction) < {:.5} (no) or \
-                     ≥ {:.5} (yes), the cross-encoder the rest (blend weight {}, threshold \
-                     {:.4}, dev F1 {:.3}); wrote {}",
+                    "decision: cross-validated ({} folds) on {} pairs of {}: P {:.3} R {:.3} F1 {:.3} \
+                     (L2 {}, {:.0}% of scored pairs to the cross-encoder); head band [{:.4}, {:.4}), \
+                     threshold {:.4}; wrote {}",
+                    p.folds,
+                    p.pairs,
+                    p.train_file,
+                    p.cv.precision,
+                    p.cv.recall,
+                    p.cv.f1,
+                    p.l2,
+                    100.0 * p.cv_band_share,
                     cfg.floor,
                     cfg.ceiling,
-                    cfg.cross_weight,
                     cfg.threshold,
-                    cfg.dev.f1,
-                    args.out.join("cascade.json").display()
+                    args.out
+                        .join(kimera_detect::decision::DECISION_FILE)
+                        .display()
                 );
+                for (rule, fired, right) in &p.rules {
+                    println!(
+                        "  rule {rule}: {right} of {fired} training pairs it decides are contradictions"
+                    );
+                }
+                if let Some(d) = &p.dev {
+                    println!(
+                        "dev ({}), scored once: P {:.3} R {:.3} F1 {:.3}",
+                        p.dev_file, d.precision, d.recall, d.f1
+                    );
+                }
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -114,8 +152,10 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
     opts.lora_layers = args.lora_layers;
     opts.denials_per_mille = args.denials;
     opts.substitutions_per_mille = args.substitutions;
+    opts.negations_per_mille = args.negations;
+    opts.folds = args.folds;
+    opts.fold_seed = args.fold_seed;
     opts.cache_db = args.cache_db.clone();
-    let quiet = g.quiet;
     let mut progress = |p: TrainProgress| match p {
         TrainProgress::Epoch(r) => {
             if !quiet {
@@ -154,6 +194,11 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
             }
         }
         TrainProgress::DevProbs { .. } => {}
+        TrainProgress::Fold { fold, folds } => {
+            if !quiet {
+                eprintln!("fold {}/{folds}: training on the other folds", fold + 1);
+            }
+        }
     };
     let trained = train_to_dir(&args.train, &args.dev, &args.out, &opts, &mut progress)?;
     let m = &trained.meta;

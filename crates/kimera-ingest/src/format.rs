@@ -100,6 +100,15 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         .take(64 * 1024)
         .read_until(b'\n', &mut first)
         .map_err(|e| IngestError::io(path, e))?;
+    if let Some(at) = first.iter().position(|&b| b == 0) {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "not a text file: a NUL byte at byte {at} of its first line; kimera reads \
+                 UTF-8 CSV, TSV, JSONL, text and Markdown (binary data? UTF-16 text? save it as UTF-8)"
+            ),
+        });
+    }
     if first.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
@@ -139,7 +148,10 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
     }
     Err(IngestError::UnknownFormat {
         path: path.to_path_buf(),
-        why: format!("header `{}` matches no known format", truncate(header, 80)),
+        why: format!(
+            "header `{}` matches no known format",
+            kimera_core::printable(&truncate(header, 80))
+        ),
     })
 }
 

@@ -146,7 +146,46 @@ pub fn read_records(
         });
     }
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let reader = BufReader::with_capacity(256 * 1024, file);
+    read_from(
+        path,
+        format,
+        default_lang,
+        BufReader::with_capacity(256 * 1024, file),
+        sink,
+    )
+}
+
+/// [`read_records`] on bytes already in memory (a request body, a fuzzing case):
+/// the same readers, with `name` standing for the file in records and errors.
+pub fn read_records_from_bytes(
+    name: &Path,
+    format: Format,
+    default_lang: &str,
+    bytes: &[u8],
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    if bytes.is_empty() {
+        return Err(IngestError::Empty {
+            path: name.to_path_buf(),
+        });
+    }
+    read_from(name, format, default_lang, bytes, sink)
+}
+
+fn read_from(
+    path: &Path,
+    format: Format,
+    default_lang: &str,
+    reader: impl BufRead,
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    let mut reader = reader;
+    if let Some(message) = binary(&mut reader) {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        });
+    }
     let ctx = Ctx {
         path: path.to_path_buf(),
         source_path: path.display().to_string(),
@@ -157,6 +196,24 @@ pub fn read_records(
         Format::Text => read_text(&ctx, reader, sink),
         _ => read_delimited(&ctx, format, reader, sink),
     }
+}
+
+/// Says why the start of the input is not text, like grep and ripgrep: a NUL byte in
+/// its first 8 KiB (binary data, or UTF-16 text). Such a file is refused whole rather
+/// than read as rows of garbage.
+fn binary(reader: &mut impl BufRead) -> Option<String> {
+    let head = reader.fill_buf().ok()?;
+    let head = &head[..head.len().min(8192)];
+    let at = memchr_nul(head)?;
+    let line = 1 + head[..at].iter().filter(|&&b| b == b'\n').count();
+    Some(format!(
+        "not a text file: a NUL byte at line {line} (byte {at}); kimera reads UTF-8 CSV, TSV, \
+         JSONL, text and Markdown (binary data? UTF-16 text? save it as UTF-8)"
+    ))
+}
+
+fn memchr_nul(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&x| x == 0)
 }
 
 struct Ctx {
@@ -279,6 +336,22 @@ fn read_delimited(
             path: ctx.path.clone(),
         });
     }
+    // A header with a line break or a control character in a name is damaged (an
+    // unclosed quote runs into the rows; a binary file): refused, so that no row is
+    // taken for a header. Names are short words; a very long one is a row.
+    if let Some(bad) = names
+        .iter()
+        .find(|n| n.chars().any(char::is_control) || n.len() > 100)
+    {
+        return Err(IngestError::Invalid {
+            path: ctx.path.clone(),
+            message: format!(
+                "the header has `{}` for a column name: a damaged header (an unclosed quote? \
+                 no header line?); the first line must name the columns, e.g. `text,lang`",
+                kimera_core::printable(&trunc(bad, 60))
+            ),
+        });
+    }
     let cols = Columns { names };
     let missing: Vec<&str> = format
         .required_columns()
@@ -291,7 +364,8 @@ fn read_delimited(
             path: ctx.path.clone(),
             format,
             missing: missing.join(", "),
-            found: cols.names.join(", "),
+            // the header may be anything (a binary file): a printable excerpt of it
+            found: kimera_core::printable(&trunc(&cols.names.join(", "), 200)).into_owned(),
         });
     }
     let idx = |n: &str| cols.find(n);
@@ -396,6 +470,24 @@ fn parse_row(
             }),
         }
     };
+    if rec.len() > cols.names.len() {
+        // Storing the fields the header names and dropping the rest would keep half a
+        // sentence: the usual cause is an unquoted comma inside a text.
+        return Err(ctx.err(
+            line,
+            None,
+            format!(
+                "the row has {} fields, the header {}{}",
+                rec.len(),
+                cols.names.len(),
+                if format == Format::Sick {
+                    " (a tab inside a text?)"
+                } else {
+                    " (an unquoted comma inside a text? quote the field: \"a, b\")"
+                }
+            ),
+        ));
+    }
     if rec.len() < cols.names.len() && format != Format::Sick {
         let first_missing = &cols.names[rec.len()];
         return Err(ctx.err(

@@ -25,6 +25,7 @@ pub mod check;
 pub mod cross;
 pub mod data;
 pub mod detector;
+pub mod embedded;
 pub mod features;
 pub mod head;
 pub mod metrics;
@@ -35,8 +36,9 @@ use std::path::PathBuf;
 pub use check::{CheckHit, CheckReport, Checker, check_text};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
-    CascadeConfig, DETECTOR_NAMES, ModelDetector, calibrate_cascade, calibrate_cascade_file,
-    default_detector_dir, detector_by_name, detectors_from_list, pair_inputs,
+    CascadeConfig, DETECTOR_NAMES, DetectorInfo, ModelDetector, calibrate_cascade,
+    calibrate_cascade_file, default_detector_dir, detector_by_name, detector_info,
+    detectors_from_list, pair_inputs,
 };
 pub use metrics::{Prf, best_threshold, prf};
 pub use train::{Meta, Route, TrainOptions, train_to_dir};

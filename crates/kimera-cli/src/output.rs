@@ -111,11 +111,15 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// [`kimera_core::printable`]).
 pub fn error_text(err: &anyhow::Error) -> String {
     let mut out = String::new();
+    let mut store_said = false;
     for e in err.chain() {
         let msg = match kimera_store::sqlite_message(e) {
+            // a store error already explained the SQLite error beneath it
+            Some(_) if store_said => continue,
             Some(m) => m,
             None => e.to_string(),
         };
+        store_said = e.is::<kimera_store::StoreError>();
         let msg = msg.trim();
         if msg.is_empty() || out.contains(msg) {
             continue;

@@ -17,7 +17,7 @@ mod fuzz_support;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use fuzz_support::{Mutation, Reader, case, check, read};
+use fuzz_support::{Mutation, Reader, case, check_outcome};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 #[derive(Default)]
@@ -69,15 +69,26 @@ fn main() {
         );
         let result = runner.run(&case(reader), |c| {
             let t = Instant::now();
-            let r = check(&c);
+            let (out, r) = check_outcome(&c);
             let took = t.elapsed();
             let mut s = tally.borrow_mut();
             s.cases += 1;
+            if s.cases % 100_000 == 0 {
+                // partial figures, for a run stopped before its end
+                eprintln!(
+                    "{}: {} cases, {} records, {} row errors, {} refused, {:.0} s",
+                    reader.name(),
+                    s.cases,
+                    s.records,
+                    s.row_errors,
+                    s.refused,
+                    t0.elapsed().as_secs_f64()
+                );
+            }
             s.slowest = s.slowest.max(took);
             if !matches!(c.mutation, Mutation::None) {
                 s.mutated += 1;
             }
-            let out = read(reader, &c.bytes());
             s.records += out.records.len() as u64;
             s.row_errors += out.errors.len() as u64;
             s.refused += u64::from(out.file_error.is_some());

@@ -309,6 +309,33 @@ fn a_row_with_more_fields_than_the_header_is_reported_not_cut() {
     );
 }
 
+/// A row after blank lines is reported on its own line (the csv crate's position is
+/// where its search began: found by fuzzing), with `\n`, `\r\n` and no final break.
+#[test]
+fn rows_after_blank_lines_are_reported_on_their_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content, line) in [
+        ("a.csv", "text,lang\nA,en\n\nB,xx!\n", 4),
+        ("b.csv", "text,lang\nA,en\n\n\nB,xx!", 5),
+        ("c.csv", "text,lang\r\nA,\"e\nn\"\r\n\r\n\nB,xx!\r\n", 6),
+        (
+            "d.tsv",
+            "pair_ID\tsentence_A\tsentence_B\tentailment_label\n1\tA\tB\tNEUTRAL\n\n2\tC\tD\tBAD\n",
+            4,
+        ),
+    ] {
+        let p = write(dir.path(), name, content);
+        let mut s = Store::open_in_memory().unwrap();
+        let r = ingest(&mut s, &[p], &IngestOptions::default());
+        assert_eq!(
+            r.files[0].errors.last().unwrap().line,
+            line,
+            "{name}: {:?}",
+            r.files[0].errors
+        );
+    }
+}
+
 #[test]
 fn missing_required_field_in_a_pairs_row_is_named() {
     let dir = tempfile::tempdir().unwrap();

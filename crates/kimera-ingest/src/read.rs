@@ -472,7 +472,7 @@ fn first_line<R: Read>(rdr: &csv::Reader<Tail<R>>, rec: &csv::ByteRecord) -> Opt
     // a quote left open runs to the end of the input, its last `\n` inside the field
     // (counted in `inner`), not after it as a row's end
     let in_field = last == b'\n'
-        && rec.iter().last().is_some_and(|f| f.ends_with(b"\n"))
+        && rec.iter().next_back().is_some_and(|f| f.ends_with(b"\n"))
         && end.byte() >= 2
         && tail.byte_at(end.byte() - 2) != Some(b'"');
     let ended = u64::from(last == b'\n' && !in_field);

@@ -663,11 +663,8 @@ fn check_rows(case: &Case, bytes: &[u8], out: &Outcome) -> Result<(), String> {
             // row's line; its own quotes may read differently there)
             let carried = case.reader.csv()
                 && out.records.iter().any(|(l, t)| {
-                    let breaks = t
-                        .iter()
-                        .map(|x| x.matches('\n').count() as u64)
-                        .max()
-                        .unwrap_or(0);
+                    // the record runs over the line breaks of all its fields
+                    let breaks: u64 = t.iter().map(|x| x.matches('\n').count() as u64).sum();
                     *l >= mutation_line && *l <= last && *l + breaks >= line
                 });
             if !has(line, &row.texts) && !reported && !carried {

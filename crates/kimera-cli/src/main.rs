@@ -169,7 +169,7 @@ fn main() -> ExitCode {
             if output::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", output::error_text(&err));
             ExitCode::from(1)
         }
     }

@@ -104,3 +104,30 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// The error as one line, as `main` prints it: each message of the chain once (a
+/// library error that already quotes its cause is not followed by that cause again;
+/// SQLite's errors read as kimera explains them), printable only (see
+/// [`kimera_core::printable`]).
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut store_said = false;
+    for e in err.chain() {
+        let msg = match kimera_store::sqlite_message(e) {
+            // a store error already explained the SQLite error beneath it
+            Some(_) if store_said => continue,
+            Some(m) => m,
+            None => e.to_string(),
+        };
+        store_said = e.is::<kimera_store::StoreError>();
+        let msg = msg.trim();
+        if msg.is_empty() || out.contains(msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(msg);
+    }
+    kimera_core::printable(&out).into_owned()
+}

@@ -24,3 +24,32 @@ pub use geoid::{
 };
 pub use resonance::{ScarWeights, resonance};
 pub use vector::{cosine, dot, l2_normalise};
+
+/// `s` made safe to show on a terminal: control characters (a binary file's bytes,
+/// an escape sequence, a stray carriage return) and the invisible characters that
+/// reorder text (bidirectional overrides) are written as escapes (`\u{1b}`, `\r`);
+/// everything else, any script, is kept as it is. Every excerpt of user input that
+/// an error message quotes goes through it.
+///
+/// ```
+/// assert_eq!(kimera_core::printable("a\u{1b}[31mb\0"), "a\\u{1b}[31mb\\0");
+/// assert_eq!(kimera_core::printable("Été, القاهرة"), "Été, القاهرة");
+/// ```
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    fn hidden(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hidden(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}

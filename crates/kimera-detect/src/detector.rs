@@ -64,11 +64,62 @@ pub const DETECTOR_NAMES: &[&str] = &[
     "graph",
 ];
 
-/// The committed model folder, unless `KIMERA_DETECTOR_DIR` names another.
+/// The folder of the `model` detector: `KIMERA_DETECTOR_DIR` when set, else the
+/// weights embedded in this binary, written out once to kimera's data folder (see
+/// [`crate::embedded`]). Never the source tree.
 pub fn default_detector_dir() -> PathBuf {
     match std::env::var_os("KIMERA_DETECTOR_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights"),
+        _ => crate::embedded::install().unwrap_or_else(|e| {
+            // the loader then names the folder it found empty
+            tracing::warn!("cannot write out the embedded detector weights: {e}");
+            crate::embedded::install_dir()
+        }),
+    }
+}
+
+/// Where the `model` detector's weights come from, for `kimera model info`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DetectorInfo {
+    /// `KIMERA_DETECTOR_DIR` or `embedded`.
+    pub source: &'static str,
+    pub dir: PathBuf,
+    /// sha256 of the embedded files (names and contents).
+    pub embedded_sha256: &'static str,
+    /// (path in the folder, bytes) of each file of the folder.
+    pub files: Vec<(String, u64)>,
+}
+
+/// Resolves (and for embedded weights, writes out) the detector folder and lists it.
+pub fn detector_info() -> DetectorInfo {
+    let dir = default_detector_dir();
+    let source = match std::env::var_os("KIMERA_DETECTOR_DIR") {
+        Some(d) if !d.is_empty() => "KIMERA_DETECTOR_DIR",
+        _ => "embedded",
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(m) = e.metadata() {
+                let rel = p
+                    .strip_prefix(&dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((rel, m.len()));
+            }
+        }
+    }
+    files.sort();
+    DetectorInfo {
+        source,
+        dir,
+        embedded_sha256: crate::embedded::digest(),
+        files,
     }
 }
 

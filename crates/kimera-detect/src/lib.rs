@@ -27,6 +27,7 @@ pub mod data;
 pub mod decision;
 pub mod detector;
 pub mod edit;
+pub mod embedded;
 pub mod features;
 pub mod head;
 pub mod logistic;
@@ -39,7 +40,8 @@ use std::path::PathBuf;
 pub use check::{CheckHit, CheckReport, Checker, check_text};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
-    DETECTOR_NAMES, Judgement, ModelDetector, default_detector_dir, detector_by_name,
+    DETECTOR_NAMES, DetectorInfo, Judgement, ModelDetector, default_detector_dir,
+    detector_by_name, detector_info,
     detectors_from_list, pair_inputs,
 };
 pub use metrics::{Prf, best_threshold, prf};

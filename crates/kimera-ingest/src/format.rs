@@ -1,7 +1,7 @@
 //! Format detection from extension and header.
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -95,17 +95,31 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
         _ => {}
     }
     let file = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let mut first = Vec::new();
+    let mut head = Vec::new();
     BufReader::new(file)
         .take(64 * 1024)
-        .read_until(b'\n', &mut first)
+        .read_to_end(&mut head)
         .map_err(|e| IngestError::io(path, e))?;
+    // like grep and ripgrep: a NUL byte near the start means binary (or UTF-16)
+    if let Some(at) = head[..head.len().min(8192)].iter().position(|&b| b == 0) {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "not a text file: a NUL byte at byte {at}; kimera reads UTF-8 CSV, TSV, \
+                 JSONL, text and Markdown (binary data? UTF-16 text? save it as UTF-8)"
+            ),
+        });
+    }
+    let first = match head.iter().position(|&b| b == b'\n') {
+        Some(i) => &head[..=i],
+        None => &head[..],
+    };
     if first.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let header = String::from_utf8_lossy(&first);
+    let header = String::from_utf8_lossy(first);
     let header = header.trim_start_matches('\u{feff}').trim_end();
     let lower = header.to_ascii_lowercase();
     if lower.starts_with("pair_id\tsentence_a\tsentence_b")
@@ -139,7 +153,10 @@ pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
     }
     Err(IngestError::UnknownFormat {
         path: path.to_path_buf(),
-        why: format!("header `{}` matches no known format", truncate(header, 80)),
+        why: format!(
+            "header `{}` matches no known format",
+            kimera_core::printable(&truncate(header, 80))
+        ),
     })
 }
 

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 
 pub use format::{Format, detect_format};
 pub use load::{FileReport, IngestOptions, IngestSummary, ingest_paths, supported_files};
-pub use read::{PairRecord, PairsFile, Record, read_pairs, read_records};
+pub use read::{PairRecord, PairsFile, Record, read_pairs, read_records, read_records_from_bytes};
 pub use text::split_sentences;
 
 /// Longest text field accepted (64 KiB): longer ones are almost always a broken quote
@@ -58,11 +58,14 @@ pub struct RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.path.display(), self.line)?;
+        let mut s = format!("{}:{}: ", self.path.display(), self.line);
         if let Some(field) = &self.field {
-            write!(f, "field `{field}`: ")?;
+            s.push_str(&format!("field `{field}`: "));
         }
-        f.write_str(&self.message)
+        s.push_str(&self.message);
+        // the file name, the header's field names and the message may all quote the
+        // input: only printable characters reach a terminal
+        f.write_str(&kimera_core::printable(&s))
     }
 }
 

@@ -146,7 +146,46 @@ pub fn read_records(
         });
     }
     let file = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    let reader = BufReader::with_capacity(256 * 1024, file);
+    read_from(
+        path,
+        format,
+        default_lang,
+        BufReader::with_capacity(256 * 1024, file),
+        sink,
+    )
+}
+
+/// [`read_records`] on bytes already in memory (a request body, a fuzzing case):
+/// the same readers, with `name` standing for the file in records and errors.
+pub fn read_records_from_bytes(
+    name: &Path,
+    format: Format,
+    default_lang: &str,
+    bytes: &[u8],
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    if bytes.is_empty() {
+        return Err(IngestError::Empty {
+            path: name.to_path_buf(),
+        });
+    }
+    read_from(name, format, default_lang, bytes, sink)
+}
+
+fn read_from(
+    path: &Path,
+    format: Format,
+    default_lang: &str,
+    reader: impl BufRead,
+    sink: &mut Sink<'_>,
+) -> Result<u64, IngestError> {
+    let mut reader = reader;
+    if let Some(message) = binary(&mut reader) {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        });
+    }
     let ctx = Ctx {
         path: path.to_path_buf(),
         source_path: path.display().to_string(),
@@ -157,6 +196,24 @@ pub fn read_records(
         Format::Text => read_text(&ctx, reader, sink),
         _ => read_delimited(&ctx, format, reader, sink),
     }
+}
+
+/// Says why the start of the input is not text, like grep and ripgrep: a NUL byte in
+/// its first 8 KiB (binary data, or UTF-16 text). Such a file is refused whole rather
+/// than read as rows of garbage.
+fn binary(reader: &mut impl BufRead) -> Option<String> {
+    let head = reader.fill_buf().ok()?;
+    let head = &head[..head.len().min(8192)];
+    let at = memchr_nul(head)?;
+    let line = 1 + head[..at].iter().filter(|&&b| b == b'\n').count();
+    Some(format!(
+        "not a text file: a NUL byte at line {line} (byte {at}); kimera reads UTF-8 CSV, TSV, \
+         JSONL, text and Markdown (binary data? UTF-16 text? save it as UTF-8)"
+    ))
+}
+
+fn memchr_nul(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&x| x == 0)
 }
 
 struct Ctx {
@@ -201,6 +258,26 @@ impl Ctx {
             ));
         }
         Ok(t.to_string())
+    }
+
+    /// Validates an id (`id`, `label_contradict_id`, `pair_id`): at most 256 bytes and
+    /// on one line — an id holding a line break is the rest of the file taken into it
+    /// by a quote left open (found by fuzzing).
+    fn id<'s>(&self, line: u64, field: &str, id: &'s str) -> Result<&'s str, RowError> {
+        if id.len() > 256 {
+            return Err(self.err(line, Some(field), "id longer than 256 bytes"));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(self.err(
+                line,
+                Some(field),
+                format!(
+                    "`{}` is not an id: it holds a line break or control character (a quote left open?)",
+                    trunc(id, 40)
+                ),
+            ));
+        }
+        Ok(id)
     }
 
     /// Validates a language code; empty means the default.
@@ -260,7 +337,7 @@ fn read_delimited(
         .quoting(format != Format::Sick)
         .flexible(true)
         .has_headers(true)
-        .from_reader(reader);
+        .from_reader(Tail::new(reader));
     let headers = rdr.byte_headers().map_err(|e| IngestError::Invalid {
         path: ctx.path.clone(),
         message: format!("cannot read the header: {e}"),
@@ -279,6 +356,22 @@ fn read_delimited(
             path: ctx.path.clone(),
         });
     }
+    // A header with a line break or a control character in a name is damaged (an
+    // unclosed quote runs into the rows; a binary file): refused, so that no row is
+    // taken for a header. Names are short words; a very long one is a row.
+    if let Some(bad) = names
+        .iter()
+        .find(|n| n.chars().any(char::is_control) || n.len() > 100)
+    {
+        return Err(IngestError::Invalid {
+            path: ctx.path.clone(),
+            message: format!(
+                "the header has `{}` for a column name: a damaged header (an unclosed quote? \
+                 no header line?); the first line must name the columns, e.g. `text,lang`",
+                kimera_core::printable(&trunc(bad, 60))
+            ),
+        });
+    }
     let cols = Columns { names };
     let missing: Vec<&str> = format
         .required_columns()
@@ -291,7 +384,8 @@ fn read_delimited(
             path: ctx.path.clone(),
             format,
             missing: missing.join(", "),
-            found: cols.names.join(", "),
+            // the header may be anything (a binary file): a printable excerpt of it
+            found: kimera_core::printable(&trunc(&cols.names.join(", "), 200)).into_owned(),
         });
     }
     let idx = |n: &str| cols.find(n);
@@ -333,7 +427,7 @@ fn read_delimited(
             }
         }
         rows += 1;
-        let line = rec.position().map(|p| p.line()).unwrap_or(line);
+        let line = first_line(&rdr, &rec).unwrap_or(line);
         if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             rows -= 1; // blank line
             continue;
@@ -359,6 +453,66 @@ fn read_delimited(
         sink(out)?;
     }
     Ok(rows)
+}
+
+/// The line a record starts on. The csv crate gives where its search for the record
+/// began, which is before any blank lines it skipped (a row after a blank line was
+/// reported one line early: found by fuzzing). Worked out instead from where the
+/// record ends: that line, less the line breaks inside its fields, less one if it
+/// ended with `\n` (after `\r` or at the end of the input the parser has not yet
+/// counted a line).
+fn first_line<R: Read>(rdr: &csv::Reader<Tail<R>>, rec: &csv::ByteRecord) -> Option<u64> {
+    let end = rdr.position();
+    let inner: u64 = rec
+        .iter()
+        .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
+        .sum();
+    let tail = rdr.get_ref();
+    let last = tail.byte_at(end.byte().checked_sub(1)?)?;
+    // a quote left open runs to the end of the input, its last `\n` inside the field
+    // (counted in `inner`), not after it as a row's end
+    let in_field = last == b'\n'
+        && rec.iter().next_back().is_some_and(|f| f.ends_with(b"\n"))
+        && end.byte() >= 2
+        && tail.byte_at(end.byte() - 2) != Some(b'"');
+    let ended = u64::from(last == b'\n' && !in_field);
+    Some(end.line().checked_sub(inner + ended)?.max(1))
+}
+
+/// A reader that remembers the last bytes it passed on (enough to cover the CSV
+/// parser's buffer), so [`first_line`] can look at the byte that ended a record.
+struct Tail<R> {
+    inner: R,
+    total: u64,
+    ring: Vec<u8>,
+}
+
+impl<R> Tail<R> {
+    const CAP: usize = 64 * 1024;
+
+    fn new(inner: R) -> Self {
+        Tail {
+            inner,
+            total: 0,
+            ring: vec![0; Self::CAP],
+        }
+    }
+
+    fn byte_at(&self, offset: u64) -> Option<u8> {
+        (offset < self.total && self.total - offset <= Self::CAP as u64)
+            .then(|| self.ring[(offset % Self::CAP as u64) as usize])
+    }
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.ring[(self.total % Self::CAP as u64) as usize] = b;
+            self.total += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -396,6 +550,24 @@ fn parse_row(
             }),
         }
     };
+    if rec.len() > cols.names.len() {
+        // Storing the fields the header names and dropping the rest would keep half a
+        // sentence: the usual cause is an unquoted comma inside a text.
+        return Err(ctx.err(
+            line,
+            None,
+            format!(
+                "the row has {} fields, the header {}{}",
+                rec.len(),
+                cols.names.len(),
+                if format == Format::Sick {
+                    " (a tab inside a text?)"
+                } else {
+                    " (an unquoted comma inside a text? quote the field: \"a, b\")"
+                }
+            ),
+        ));
+    }
     if rec.len() < cols.names.len() && format != Format::Sick {
         let first_missing = &cols.names[rec.len()];
         return Err(ctx.err(
@@ -416,10 +588,11 @@ fn parse_row(
             if format == Format::Linked {
                 let id =
                     opt(field(c.id)?).ok_or_else(|| ctx.err(line, Some("id"), "missing id"))?;
-                if id.len() > 256 {
-                    return Err(ctx.err(line, Some("id"), "id longer than 256 bytes"));
-                }
+                ctx.id(line, "id", &id)?;
                 let link = opt(field(c.link)?);
+                if let Some(l) = &link {
+                    ctx.id(line, "label_contradict_id", l)?;
+                }
                 g = g.with_external_id(id).with_label(link.clone());
                 Ok(Record::Linked {
                     geoid: g,
@@ -465,7 +638,10 @@ fn parse_row(
             Ok(Record::Pair {
                 a: Geoid::new(ta, lang.clone(), src.clone()),
                 b: Geoid::new(tb, lang.clone(), src),
-                pair_id: opt(field(c.pair_id)?),
+                pair_id: match opt(field(c.pair_id)?) {
+                    Some(id) => Some(ctx.id(line, "pair_id", &id)?.to_string()),
+                    None => None,
+                },
                 gold,
                 lang,
                 kind: opt(field(c.kind)?),

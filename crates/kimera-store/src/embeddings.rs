@@ -56,7 +56,8 @@ impl Store {
     /// Stores a batch of vectors for `model` in one transaction (existing ones are kept).
     pub fn put_embeddings(&mut self, model: &str, items: &[([u8; 32], &[f32])]) -> Result<u64> {
         let now = kimera_core::unix_now();
-        let tx = self.conn.transaction()?;
+        let run = self.run;
+        let tx = crate::write_tx(&mut self.conn)?;
         let mut n = 0;
         {
             let mut stmt = tx.prepare_cached(
@@ -68,7 +69,7 @@ impl Store {
                     as u64;
             }
         }
-        tx.commit()?;
+        crate::commit(tx, crate::Write::Embeddings, run, n)?;
         Ok(n)
     }
 

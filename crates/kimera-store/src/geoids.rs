@@ -140,7 +140,8 @@ impl Store {
     /// resolves to the id the store keeps for that statement, even when it was a
     /// duplicate of one stored earlier under another id.
     pub fn insert_batch(&mut self, geoids: &[Geoid], pairs: &[PairRef]) -> Result<BatchSummary> {
-        let tx = self.conn.transaction()?;
+        let run = self.run;
+        let tx = crate::write_tx(&mut self.conn)?;
         let mut out = BatchSummary::default();
         {
             let mut insert = tx.prepare_cached(
@@ -207,7 +208,8 @@ impl Store {
                 }
             }
         }
-        tx.commit()?;
+        let written = out.geoids.inserted + out.pairs.inserted;
+        crate::commit(tx, crate::Write::Geoids, run, written)?;
         Ok(out)
     }
 

@@ -94,7 +94,8 @@ impl Store {
     /// updated when their id exists (counts, strengths and times only: a concept's term
     /// and an association's ends never change).
     pub fn write_graph(&mut self, d: &GraphRecords) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let run = self.run;
+        let tx = crate::write_tx(&mut self.conn)?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO learned (id, geoid) VALUES (?1, ?2)
@@ -138,7 +139,9 @@ impl Store {
                 st.execute(params![a, s])?;
             }
         }
-        tx.commit()?;
+        let rows =
+            (d.learned.len() + d.concepts.len() + d.associations.len() + d.sources.len()) as u64;
+        crate::commit(tx, crate::Write::Graph, run, rows)?;
         Ok(())
     }
 
@@ -282,7 +285,7 @@ impl Store {
         // (the pragma is a no-op inside a transaction: set it around one)
         self.conn.pragma_update(None, "foreign_keys", "OFF")?;
         let cleared = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = crate::write_tx(&mut self.conn)?;
             tx.execute_batch(
                 "DELETE FROM association_sources; DELETE FROM associations;
                  DELETE FROM concepts; DELETE FROM learned;",

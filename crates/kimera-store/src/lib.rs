@@ -15,6 +15,7 @@
 //! assert_eq!(store.counts().unwrap().geoids, 1);
 //! ```
 
+pub mod crash;
 mod embeddings;
 mod geoids;
 mod graph;
@@ -22,21 +23,22 @@ mod llm_cache;
 mod runs;
 mod scars;
 pub mod schema;
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 pub use embeddings::{EmbeddingHit, f32s_from_blob, f32s_to_blob};
 pub use geoids::{BatchSummary, Counts, GeoidRow, InsertSummary, LabelledPair, PairEnd, PairRef};
 pub use graph::{AssociationRecord, ConceptRecord, GraphRecords};
-pub use runs::RunRecord;
+pub use runs::{RunRecord, RunStatus};
 pub use scars::ScarRow;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open store {path}: {source}")]
+    #[error("cannot open store {path}: {}", open_reason(path, source))]
     Open {
         path: PathBuf,
         #[source]
@@ -50,10 +52,98 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
-    #[error("store error: {0}")]
+    #[error("store error: {}", sqlite_reason(.0))]
     Sqlite(#[from] rusqlite::Error),
     #[error("corrupt value in store: {0}")]
     Corrupt(String),
+}
+
+/// Why a store could not be opened, and what to do about it.
+fn open_reason(path: &Path, e: &rusqlite::Error) -> String {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match e.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen) if !dir.is_dir() => format!(
+            "the folder {} does not exist (create it, or pass another --db)",
+            dir.display()
+        ),
+        Some(ErrorCode::CannotOpen) if path.is_dir() => {
+            "it is a folder (pass a file path to --db)".to_string()
+        }
+        Some(ErrorCode::CannotOpen) => format!(
+            "the file cannot be opened or created (check the permissions of {})",
+            dir.display()
+        ),
+        Some(ErrorCode::NotADatabase) => {
+            "the file is not an SQLite database (is --db the right file?)".to_string()
+        }
+        _ => sqlite_reason(e),
+    }
+}
+
+/// SQLite's own message for `e`, with what to do where kimera knows better.
+pub(crate) fn sqlite_reason(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
+            "the store is locked by another process writing to it, still after {} s \
+             (another kimera? it was waited for); try again when it has finished, or set \
+             {BUSY_TIMEOUT_ENV} to wait longer (seconds)",
+            busy_timeout().as_secs()
+        ),
+        Some(ErrorCode::DiskFull) => "the disk is full".to_string(),
+        Some(ErrorCode::ReadOnly) => {
+            "the store is read-only (check the permissions of the file and its folder)".to_string()
+        }
+        Some(ErrorCode::NotADatabase) => "the file is not an SQLite database".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// How a SQLite error found in an error chain should read: `Some(text)` for rusqlite's
+/// error (SQLite's message, or kimera's explanation and what to do), `Some("")` for
+/// the low-level code beneath it (already said above it), `None` for other errors.
+/// `kimera`'s error printer uses it so that each thing is said once.
+pub fn sqlite_message(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(e) = e.downcast_ref::<rusqlite::Error>() {
+        return Some(sqlite_reason(e));
+    }
+    e.is::<rusqlite::ffi::Error>().then(String::new)
+}
+
+/// How long a write waits for another process's write lock, in seconds (default 30).
+pub const BUSY_TIMEOUT_ENV: &str = "KIMERA_BUSY_TIMEOUT";
+
+fn busy_timeout() -> std::time::Duration {
+    static T: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        let secs = std::env::var(BUSY_TIMEOUT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(30.0);
+        std::time::Duration::from_secs_f64(secs)
+    })
+}
+
+/// SQLite's busy handler: another connection holds the lock we need. Waits in short
+/// steps up to [`busy_timeout`], saying once per process that it waits (a second
+/// `kimera` writing the same store waits for the first instead of failing).
+fn on_busy(attempt: i32) -> bool {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    const STEP: std::time::Duration = std::time::Duration::from_millis(10);
+    if STEP * attempt.max(0) as u32 >= busy_timeout() {
+        return false;
+    }
+    if attempt == 0 && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "the store is locked by another process writing to it; waiting for it (up to {} s, {BUSY_TIMEOUT_ENV})",
+            busy_timeout().as_secs()
+        );
+    }
+    std::thread::sleep(STEP);
+    true
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -63,6 +153,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The run in progress ([`Store::start_run`]): every write transaction counts
+    /// itself in the run's row, so an interrupted run shows how far it got.
+    run: Option<i64>,
 }
 
 impl Store {
@@ -73,7 +166,11 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        Self::init(conn, path)
+        Self::init(conn, path.clone()).map_err(|e| match e {
+            // the file exists but is no database (or cannot be read): say so with its path
+            StoreError::Sqlite(source) => StoreError::Open { path, source },
+            other => other,
+        })
     }
 
     /// A throw-away store in memory (tests, one-shot commands).
@@ -83,6 +180,9 @@ impl Store {
     }
 
     fn init(conn: Connection, path: PathBuf) -> Result<Store> {
+        // First, so that every statement below already waits for another process's
+        // lock instead of failing with "database is locked".
+        conn.busy_handler(Some(on_busy))?;
         // WAL: readers never block the writer and a crash never leaves a torn page.
         // synchronous=NORMAL is durable at every checkpoint and consistent always.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -95,9 +195,15 @@ impl Store {
         // Checkpoint the WAL every ~64 MiB instead of every 4 MiB: each checkpoint
         // fsyncs and rewrites the pages a batch touched, which dominated bulk ingest.
         conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            run: None,
+        };
         schema::migrate(&mut store.conn, &store.path)?;
+        if store.path != Path::new(":memory:") {
+            store.mark_interrupted_runs();
+        }
         Ok(store)
     }
 
@@ -113,5 +219,53 @@ impl Store {
 
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+}
+
+/// Starts a write transaction that takes the write lock at once (IMMEDIATE): a
+/// transaction that reads first and writes later would otherwise fail at once with
+/// "database is locked" when another process wrote in between, whatever the busy
+/// handler; taking the lock up front makes it wait its turn instead.
+pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
+/// Commits a write transaction of `what` (`geoids`, `embeddings`, ...): counts it in
+/// the current run's row inside the same transaction (so "how far it got" is exact),
+/// with the crash points before and after the commit (see [`crash`]).
+pub(crate) fn commit(tx: Transaction<'_>, what: Write, run: Option<i64>, rows: u64) -> Result<()> {
+    if let Some(id) = run {
+        tx.execute(
+            "UPDATE runs SET batches = batches + 1, rows_written = rows_written + ?2,
+             updated_at = ?3 WHERE id = ?1",
+            rusqlite::params![id, rows as i64, kimera_core::unix_now()],
+        )?;
+    }
+    let (before, after) = what.points();
+    crash::point(before);
+    tx.commit()?;
+    crash::point(after);
+    Ok(())
+}
+
+/// The kinds of write transaction, for [`commit`]'s crash points.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Write {
+    Geoids,
+    Embeddings,
+    Scars,
+    Graph,
+    LlmCache,
+}
+
+impl Write {
+    fn points(self) -> (&'static str, &'static str) {
+        match self {
+            Write::Geoids => ("geoids.before_commit", "geoids.committed"),
+            Write::Embeddings => ("embeddings.before_commit", "embeddings.committed"),
+            Write::Scars => ("scars.before_commit", "scars.committed"),
+            Write::Graph => ("graph.before_commit", "graph.committed"),
+            Write::LlmCache => ("llm_cache.before_commit", "llm_cache.committed"),
+        }
     }
 }

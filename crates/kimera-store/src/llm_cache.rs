@@ -59,7 +59,8 @@ impl Store {
         items: &[(LlmCacheKey, &str)],
     ) -> Result<u64> {
         let now = kimera_core::unix_now();
-        let tx = self.conn.transaction()?;
+        let run = self.run;
+        let tx = crate::write_tx(&mut self.conn)?;
         let mut n = 0;
         {
             let mut stmt = tx.prepare_cached(
@@ -78,7 +79,7 @@ impl Store {
                 ])? as u64;
             }
         }
-        tx.commit()?;
+        crate::commit(tx, crate::Write::LlmCache, run, n)?;
         Ok(n)
     }
 

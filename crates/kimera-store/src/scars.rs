@@ -25,7 +25,8 @@ impl Store {
     /// Records scars in one transaction; a pair already scarred by the same detector is
     /// left alone. Returns how many were new.
     pub fn insert_scars(&mut self, scars: &[Scar], run_id: Option<i64>) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let run = self.run;
+        let tx = crate::write_tx(&mut self.conn)?;
         let mut n = 0;
         {
             let mut stmt = tx.prepare_cached(
@@ -44,7 +45,7 @@ impl Store {
                 ])? as u64;
             }
         }
-        tx.commit()?;
+        crate::commit(tx, crate::Write::Scars, run, n)?;
         Ok(n)
     }
 

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("core tables", CORE_V1),
     ("llm response cache", crate::llm_cache::SCHEMA_V2),
     ("concept graph", crate::graph::SCHEMA_V3),
+    ("run owners and progress", crate::runs::SCHEMA_V4),
 ];
 
 /// The schema version this build writes.
@@ -81,22 +82,32 @@ CREATE TABLE runs (
 ";
 
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let supported = current_version();
-    if found > supported {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-            supported,
-        });
+    let version = |c: &Connection| -> Result<i64> {
+        let found: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > supported {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                supported,
+            });
+        }
+        Ok(found)
+    };
+    if version(conn)? == supported {
+        return Ok(());
     }
+    // Holding the write lock, read the version again: two processes opening a new
+    // store at once must not both run the same migration (the second waits, then
+    // finds nothing left to do).
+    let tx = crate::write_tx(conn)?;
+    let found = version(&tx)?;
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tracing::info!(version = i + 1, name, "migrating store");
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(())
 }
 

@@ -36,14 +36,29 @@ pub fn run(args: &EmbedArgs, g: &Global) -> anyhow::Result<ExitCode> {
         },
     )?;
     let mut store = Store::open(&g.db)?;
+    let run_id = store.start_run("embed", &std::env::args().skip(1).collect::<Vec<_>>())?;
     let pb = progress(g, 0, "embedding");
-    let stats = embed_store(&mut store, &enc, args.chunk, &|done, total| {
+    let result = embed_store(&mut store, &enc, args.chunk, &|done, total| {
         if pb.length() != Some(total) {
             pb.set_length(total);
         }
         pb.set_position(done);
-    })?;
+    });
     pb.finish_and_clear();
+    let stats = match result {
+        Ok(s) => {
+            store.finish_run(run_id, true, &serde_json::to_value(&s)?)?;
+            s
+        }
+        Err(e) => {
+            let _ = store.finish_run(
+                run_id,
+                false,
+                &serde_json::json!({ "error": e.to_string() }),
+            );
+            return Err(e.into());
+        }
+    };
     if g.json {
         print_json(&stats)?;
     } else {

@@ -96,7 +96,7 @@ pub fn report(s: &IngestSummary, g: &Global) -> anyhow::Result<()> {
     }
     for f in &s.files {
         if let Some(why) = &f.failed {
-            eprintln!("error: {why}");
+            eprintln!("error: {}", kimera_core::printable(why));
         }
         for e in &f.errors {
             eprintln!("skipped: {e}");

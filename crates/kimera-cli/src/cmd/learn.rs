@@ -91,7 +91,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
         let s = ingest(&mut store, &ia, g)?;
         for f in &s.files {
             if let Some(why) = &f.failed {
-                eprintln!("error: {why}");
+                eprintln!("error: {}", kimera_core::printable(why));
                 ingest_failed = true;
             }
             for e in &f.errors {

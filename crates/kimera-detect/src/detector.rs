@@ -373,10 +373,10 @@ impl ModelDetector {
             if let Some(rule) = rule_alone(p.a_text, p.b_text) {
                 out[i] = Some(Judgement {
                     probability: 1.0,
-                    route: if rule == "explicit_denial" {
-                        "denial"
-                    } else {
-                        "negation"
+                    route: match rule {
+                        "explicit_denial" => "denial",
+                        "negation_only" => "negation",
+                        _ => "substitution",
                     },
                     threshold: 0.5,
                     head: head[i].map(|h| h[CONTRADICTION]),
@@ -507,6 +507,11 @@ fn evidence(pair: &PairInput<'_>, j: &Judgement) -> serde_json::Value {
     }
     if let Some(c) = j.cross {
         ev["cross"] = json!(c);
+    }
+    if j.route == "substitution" {
+        let edit = Edit::between(pair.a_text, pair.b_text);
+        ev["substitution"] = json!(crate::decision::substitution(pair.a_text, pair.b_text));
+        ev["tokens"] = json!([edit.a.join(" "), edit.b.join(" ")]);
     }
     if j.route == "negation" {
         let edit = Edit::between(pair.a_text, pair.b_text);

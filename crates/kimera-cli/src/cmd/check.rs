@@ -31,7 +31,7 @@ pub struct CheckArgs {
     #[arg(short, long, default_value_t = 10)]
     pub k: usize,
     /// Detector cascade (comma-separated; `model` is the learned detector).
-    #[arg(long, default_value = "lexical,model")]
+    #[arg(long, default_value = crate::cmd::DEFAULT_DETECTORS)]
     pub detectors: String,
     /// Language of the statements.
     #[arg(long, default_value = "und")]

@@ -15,7 +15,7 @@ use kimera_reactor::{Pairing, RunConfig};
 use kimera_store::Store;
 
 use crate::Global;
-use crate::output::{ellipsize, print_json, print_table, progress};
+use crate::output::{ellipsize, print_json, progress};
 
 /// The built-in demo dataset (data/demo in the repository), compiled into the binary so
 /// that `kimera demo` works wherever the binary is.
@@ -43,8 +43,8 @@ pub struct DemoArgs {
     /// Neighbours per statement for --pairing ann.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
-    /// Contradictions to print.
-    #[arg(long, default_value_t = 15)]
+    /// Flagged pairs to print (one line each).
+    #[arg(long, default_value_t = 60)]
     pub limit: usize,
 }
 
@@ -119,24 +119,28 @@ pub fn run(a: &DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     })?;
     pb.finish_and_clear();
 
-    // Which labelled contradictions did the reactor find?
+    // Which labelled contradictions did the reactor find, and which flags were not planted?
     let scars = store.scars(0)?;
-    let scarred: HashSet<(String, String)> = scars
-        .iter()
-        .map(|s| (s.a.0.clone(), s.b.0.clone()))
-        .collect();
-    let planted: Vec<_> = store
+    let planted: HashSet<(String, String)> = store
         .labelled_pairs(0)?
         .into_iter()
         .filter(|p| p.gold.as_deref() == Some("contradiction"))
+        .map(|p| (p.a.0, p.b.0))
         .collect();
-    let found = planted
+    let is_planted = |a: &str, b: &str| {
+        planted.contains(&(a.to_string(), b.to_string()))
+            || planted.contains(&(b.to_string(), a.to_string()))
+    };
+    let flagged_planted: HashSet<(String, String)> = scars
         .iter()
-        .filter(|p| {
-            scarred.contains(&(p.a.0.clone(), p.b.0.clone()))
-                || scarred.contains(&(p.b.0.clone(), p.a.0.clone()))
+        .filter(|s| is_planted(&s.a.0, &s.b.0))
+        .map(|s| {
+            let (a, b) = (s.a.0.clone(), s.b.0.clone());
+            if a <= b { (a, b) } else { (b, a) }
         })
-        .count();
+        .collect();
+    let found = flagged_planted.len();
+    let not_planted = scars.iter().filter(|s| !is_planted(&s.a.0, &s.b.0)).count();
 
     if g.json {
         print_json(&serde_json::json!({
@@ -145,31 +149,26 @@ pub fn run(a: &DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
             "reactor": stats,
             "labelled_contradictions": planted.len(),
             "labelled_contradictions_found": found,
+            "flagged_not_labelled": not_planted,
             "scars": scars.iter().take(a.limit).collect::<Vec<_>>(),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "Contradictions found ({} in the store, strongest first):",
+        "Flagged pairs ({}, strongest first; + a planted contradiction, - not planted):",
         scars.len()
     );
-    let rows: Vec<Vec<String>> = scars
-        .iter()
-        .take(a.limit)
-        .map(|s| {
-            vec![
-                format!("{:.2}", s.score),
-                s.detector.clone(),
-                ellipsize(&s.text_a, 45),
-                ellipsize(&s.text_b, 45),
-                ellipsize(&crate::cmd::why(&s.evidence), 40),
-            ]
-        })
-        .collect();
-    print_table(
-        &["score", "detector", "statement", "contradicts", "why"],
-        &rows,
-    );
+    for s in scars.iter().take(a.limit) {
+        println!(
+            "{} {:.2} {:<16} {}  <>  {}   ({})",
+            if is_planted(&s.a.0, &s.b.0) { "+" } else { "-" },
+            s.score,
+            ellipsize(&s.detector, 16),
+            ellipsize(&s.text_a, 48),
+            ellipsize(&s.text_b, 48),
+            ellipsize(&crate::cmd::why(&s.evidence), 48),
+        );
+    }
     if scars.len() > a.limit {
         println!(
             "… {} more: `kimera scars --db {}`",
@@ -192,7 +191,7 @@ pub fn run(a: &DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
     );
     if !planted.is_empty() {
         println!(
-            "labelled contradictions found: {found}/{} ({:.0}%)",
+            "planted contradictions found: {found}/{} ({:.0}%); flagged pairs not planted: {not_planted}",
             planted.len(),
             100.0 * found as f64 / planted.len() as f64
         );

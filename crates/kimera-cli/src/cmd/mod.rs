@@ -18,8 +18,10 @@ pub mod similar;
 pub mod stats;
 pub mod train_detector;
 
-/// The reactor cascade used when none is given.
-pub const DEFAULT_DETECTORS: &str = "lexical,model";
+/// The detector used when none is given: `model`, the one calibrated decision per pair
+/// (rules that decide alone, then the head, then the cross-encoder; see
+/// kimera_detect::decision). Every other detector stays available by name.
+pub const DEFAULT_DETECTORS: &str = "model";
 
 /// Parses a comma-separated detector list into the cascade (the reactor's detectors
 /// plus the learned `model`).

@@ -1,0 +1,34 @@
+//! Precision of the rules that decide alone on a labelled file (training data: this is
+//! how `RULES_ALONE` earns its place; see weights/PROVENANCE.md).
+//!
+//! cargo run --release -p kimera-detect --example rules -- ../shared/data/sick/sick_train.tsv
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: rules <labelled pairs file>")?;
+    let set = kimera_detect::load_examples(std::path::Path::new(&path))?;
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for e in &set {
+        let name = match kimera_detect::decision::rule_alone(&e.a, &e.b) {
+            Some("substitution") => format!(
+                "substitution/{}",
+                kimera_detect::decision::substitution(&e.a, &e.b).unwrap_or("?")
+            ),
+            Some(r) => r.to_string(),
+            None => continue,
+        };
+        let c = counts.entry(name).or_default();
+        c.0 += 1;
+        if e.is_contradiction() {
+            c.1 += 1;
+        } else if std::env::var_os("SHOW").is_some() {
+            println!("  not a contradiction: {} | {}", e.a, e.b);
+        }
+    }
+    println!("{} pairs of {path}", set.len());
+    for (rule, (fired, right)) in counts {
+        println!("{rule}: {right} of {fired} are contradictions");
+    }
+    Ok(())
+}

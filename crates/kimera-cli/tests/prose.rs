@@ -89,6 +89,23 @@ fn prose_bench_counts_planted_pairs_and_false_flags() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
+
+    // Everything kept: headings, badges, changelog lines become statements. The
+    // rules stay quiet on issue numbers, versions, handles and headings.
+    let all = bench(&model, &["--keep-all"]);
+    assert_eq!(all["keep_all"], true);
+    assert_eq!(all["skipped_total"], 0);
+    let n = all["statements"].as_u64().unwrap();
+    assert!(n > 20, "{n}");
+    assert_eq!(all["planted_found"], 1);
+    for (a, b) in texts(&all["false_flag_examples"]) {
+        for debris in ["#581", "@alice", "(#", "0.4.1", "[Support]", "Installation"] {
+            assert!(
+                !a.contains(debris) && !b.contains(debris),
+                "false flag on debris: {a} / {b}"
+            );
+        }
+    }
 }
 
 #[test]

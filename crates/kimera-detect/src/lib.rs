@@ -40,9 +40,8 @@ use std::path::PathBuf;
 pub use check::{CheckHit, CheckReport, Checker, check_text};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
-    DETECTOR_NAMES, DetectorInfo, Judgement, ModelDetector, default_detector_dir,
-    detector_by_name, detector_info,
-    detectors_from_list, pair_inputs,
+    DETECTOR_NAMES, DetectorInfo, Judgement, ModelDetector, default_detector_dir, detector_by_name,
+    detector_info, detectors_from_list, pair_inputs,
 };
 pub use metrics::{Prf, best_threshold, prf};
 pub use train::{Meta, Route, TrainOptions, fit_decision_dir, train_to_dir};

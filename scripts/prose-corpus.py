@@ -35,7 +35,8 @@ of the same document as a paragraph of its own; the original stays where it was.
                     "does" -> "does not", "has been" -> "has not been")
   negation_removed  a negation removed ("is not" -> "is", "doesn't" -> "does", "cannot" -> "can")
   number            a number changed: an integer n -> 3n+1 (a year 1900-2100 -> n-6), a decimal
-                    x -> 3x with as many decimals; not in versions (1.2.3), references or code
+                    x -> 3x with as many decimals; not in versions (1.2.3, "version 0.9", "v2"),
+                    references or code
   antonym           one word replaced by its antonym from a fixed list (faster -> slower, ...)
   entity            a name inside the sentence replaced by another name of the same document (a
                     name: a word of 3+ letters capitalised inside sentences and never written
@@ -224,11 +225,16 @@ def negate(s):
     return None
 
 
+# a number named as a release ("Version 0.9", "release 3", "v2"): a name, not a quantity
+VERSION_BEFORE = re.compile(r"(?:\b(?:version|versions|release|releases|ver)\s+|\bv)$", re.I)
+
+
 def change_number(s, rng):
     code = [m.span() for m in re.finditer(r"`[^`]*`", s)]
     found = [
         m for m in NUMBER.finditer(s)
         if not any(a <= m.start() < b for a, b in code) and s[m.start() - 1:m.start()] not in "*("
+        and not VERSION_BEFORE.search(s[:m.start()])
     ]
     if not found:
         return None

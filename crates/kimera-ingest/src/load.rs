@@ -10,8 +10,9 @@ use kimera_core::{Geoid, GeoidId, GoldLabel};
 use kimera_store::{InsertSummary, PairEnd, PairRef, Store};
 use serde::Serialize;
 
+use crate::clean::SkipCounts;
 use crate::format::EXTENSIONS;
-use crate::read::{Record, read_records};
+use crate::read::{ReadOptions, ReadStats, Record, read_records_with};
 use crate::{Format, IngestError, RowError, detect_format};
 
 /// How to ingest.
@@ -29,6 +30,8 @@ pub struct IngestOptions {
     pub max_concurrent: usize,
     /// Bad rows kept per file for the report (all are counted).
     pub keep_errors: usize,
+    /// Keep every sentence of text and Markdown files, not only the claims.
+    pub keep_all: bool,
 }
 
 impl Default for IngestOptions {
@@ -40,6 +43,7 @@ impl Default for IngestOptions {
             default_lang: "und".into(),
             max_concurrent: 4,
             keep_errors: 20,
+            keep_all: false,
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct FileReport {
     pub pairs: InsertSummary,
     /// Rows skipped because they were malformed.
     pub bad_rows: u64,
+    /// Candidates of a text or Markdown file that are not claims, per reason.
+    pub skipped: SkipCounts,
     /// The first bad rows (up to `keep_errors`).
     pub errors: Vec<RowError>,
     /// Set when the whole file was refused or could not be read.
@@ -69,6 +75,10 @@ pub struct IngestSummary {
     pub geoids: InsertSummary,
     pub pairs: InsertSummary,
     pub bad_rows: u64,
+    /// Candidates of text and Markdown files that are not claims, per reason.
+    pub skipped: SkipCounts,
+    /// Their total.
+    pub skipped_total: u64,
     pub failed_files: u64,
     pub batches: u64,
     pub elapsed_ms: u64,
@@ -129,7 +139,7 @@ enum Event {
     Format(Format),
     Batch(Vec<Record>),
     Bad(RowError),
-    Done(Result<u64, IngestError>),
+    Done(Result<ReadStats, IngestError>),
 }
 
 /// Ingests `paths` (files or directories) into `store`.
@@ -201,7 +211,10 @@ pub fn ingest_paths(
                             report.errors.push(e);
                         }
                     }
-                    Event::Done(Ok(rows)) => report.rows = rows,
+                    Event::Done(Ok(stats)) => {
+                        report.rows = stats.rows;
+                        report.skipped = stats.skipped;
+                    }
                     Event::Done(Err(e)) => {
                         report.failed = Some(e.to_string());
                         summary.failed_files += 1;
@@ -210,12 +223,14 @@ pub fn ingest_paths(
             }
             summary.geoids += report.geoids;
             summary.pairs += report.pairs;
+            summary.skipped += report.skipped;
             summary.files.push(report);
             progress(summary.rows + summary.bad_rows, i + 1, n);
         }
         Ok(())
     })?;
     summary.rows += summary.bad_rows;
+    summary.skipped_total = summary.skipped.total();
     summary.elapsed_ms = start.elapsed().as_millis() as u64;
     Ok(summary)
 }
@@ -230,11 +245,15 @@ fn parse_file(path: &Path, opts: &IngestOptions, tx: &SyncSender<Event>) {
         }
     };
     let _ = tx.send(Event::Format(format));
+    let read_opts = ReadOptions {
+        default_lang: opts.default_lang.clone(),
+        keep_all: opts.keep_all,
+    };
     if opts.strict {
         // First pass: validate everything, write nothing.
         let mut bad = 0u64;
         let mut first: Option<RowError> = None;
-        let r = read_records(path, format, &opts.default_lang, &mut |r| {
+        let r = read_records_with(path, format, &read_opts, &mut |r| {
             if let Err(e) = r {
                 bad += 1;
                 first.get_or_insert(e);
@@ -256,7 +275,7 @@ fn parse_file(path: &Path, opts: &IngestOptions, tx: &SyncSender<Event>) {
     }
     let mut batch = Vec::with_capacity(opts.batch_size);
     let mut gone = false;
-    let r = read_records(path, format, &opts.default_lang, &mut |r| {
+    let r = read_records_with(path, format, &read_opts, &mut |r| {
         let sent = match r {
             Ok(rec) => {
                 batch.push(rec);

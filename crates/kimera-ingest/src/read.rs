@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use kimera_core::{Geoid, GoldLabel, Source};
 use serde_json::Value;
 
+use crate::clean::SkipCounts;
 use crate::format::Format;
 use crate::{IngestError, MAX_FIELD_BYTES, RowError, text};
 
@@ -131,14 +132,57 @@ pub fn read_pairs(path: &Path, format: Option<Format>) -> Result<PairsFile, Inge
 
 type Sink<'a> = dyn FnMut(Result<Record, RowError>) -> Result<(), IngestError> + 'a;
 
+/// How records are read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Language of rows that give none (text files, CSVs without `lang`).
+    pub default_lang: String,
+    /// Keep every sentence of text and Markdown files instead of the claims only
+    /// (see [`crate::clean`]).
+    pub keep_all: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            default_lang: "und".into(),
+            keep_all: false,
+        }
+    }
+}
+
+/// What reading a file gave besides its records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Rows read, good and bad (for text files: the sentences kept, and bad lines).
+    pub rows: u64,
+    /// Candidates of text and Markdown files the cleaner skipped, per reason.
+    pub skipped: SkipCounts,
+}
+
 /// Streams the records of `path` in `format` into `sink`, one at a time. Returns the
 /// number of rows read (good and bad). `default_lang` is used where a row gives none.
+/// Text and Markdown are cleaned (claims only); see [`read_records_with`].
 pub fn read_records(
     path: &Path,
     format: Format,
     default_lang: &str,
     sink: &mut Sink<'_>,
 ) -> Result<u64, IngestError> {
+    let opts = ReadOptions {
+        default_lang: default_lang.to_string(),
+        ..Default::default()
+    };
+    Ok(read_records_with(path, format, &opts, sink)?.rows)
+}
+
+/// [`read_records`] with options, returning the rows read and what the cleaner skipped.
+pub fn read_records_with(
+    path: &Path,
+    format: Format,
+    opts: &ReadOptions,
+    sink: &mut Sink<'_>,
+) -> Result<ReadStats, IngestError> {
     let meta = std::fs::metadata(path).map_err(|e| IngestError::io(path, e))?;
     if meta.len() == 0 {
         return Err(IngestError::Empty {
@@ -149,14 +193,15 @@ pub fn read_records(
     read_from(
         path,
         format,
-        default_lang,
+        opts,
         BufReader::with_capacity(256 * 1024, file),
         sink,
     )
 }
 
 /// [`read_records`] on bytes already in memory (a request body, a fuzzing case):
-/// the same readers, with `name` standing for the file in records and errors.
+/// the same readers, with `name` standing for the file in records and errors. Text
+/// and Markdown are cleaned (claims only); see [`read_records_from_bytes_with`].
 pub fn read_records_from_bytes(
     name: &Path,
     format: Format,
@@ -164,21 +209,38 @@ pub fn read_records_from_bytes(
     bytes: &[u8],
     sink: &mut Sink<'_>,
 ) -> Result<u64, IngestError> {
+    let opts = ReadOptions {
+        default_lang: default_lang.to_string(),
+        ..Default::default()
+    };
+    Ok(read_records_from_bytes_with(name, format, &opts, bytes, sink)?.rows)
+}
+
+/// [`read_records_from_bytes`] with options, returning the rows read and what the
+/// cleaner skipped.
+pub fn read_records_from_bytes_with(
+    name: &Path,
+    format: Format,
+    opts: &ReadOptions,
+    bytes: &[u8],
+    sink: &mut Sink<'_>,
+) -> Result<ReadStats, IngestError> {
     if bytes.is_empty() {
         return Err(IngestError::Empty {
             path: name.to_path_buf(),
         });
     }
-    read_from(name, format, default_lang, bytes, sink)
+    read_from(name, format, opts, bytes, sink)
 }
 
 fn read_from(
     path: &Path,
     format: Format,
-    default_lang: &str,
+    opts: &ReadOptions,
     reader: impl BufRead,
     sink: &mut Sink<'_>,
-) -> Result<u64, IngestError> {
+) -> Result<ReadStats, IngestError> {
+    let default_lang = opts.default_lang.as_str();
     let mut reader = reader;
     if let Some(message) = binary(&mut reader) {
         return Err(IngestError::Invalid {
@@ -191,10 +253,14 @@ fn read_from(
         source_path: path.display().to_string(),
         default_lang: default_lang.to_string(),
     };
+    let rows = |rows| ReadStats {
+        rows,
+        ..Default::default()
+    };
     match format {
-        Format::Jsonl => read_jsonl(&ctx, reader, sink),
-        Format::Text => read_text(&ctx, reader, sink),
-        _ => read_delimited(&ctx, format, reader, sink),
+        Format::Jsonl => read_jsonl(&ctx, reader, sink).map(rows),
+        Format::Text => read_text(&ctx, reader, opts.keep_all, sink),
+        _ => read_delimited(&ctx, format, reader, sink).map(rows),
     }
 }
 
@@ -815,17 +881,24 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn read_text(ctx: &Ctx, mut reader: impl BufRead, sink: &mut Sink<'_>) -> Result<u64, IngestError> {
+fn read_text(
+    ctx: &Ctx,
+    mut reader: impl BufRead,
+    keep_all: bool,
+    sink: &mut Sink<'_>,
+) -> Result<ReadStats, IngestError> {
     let mut buf = Vec::new();
-    let mut para = text::Paragraphs::new(
-        ctx.path
-            .extension()
-            .is_some_and(|e| e == "md" || e == "markdown"),
-    );
-    let (mut line, mut rows) = (0u64, 0u64);
-    let mut emit = |rows: &mut u64, items: Vec<text::Piece>| -> Result<(), IngestError> {
+    let mut para =
+        text::Paragraphs::with(crate::is_markdown(&ctx.path), !keep_all, &ctx.default_lang);
+    let mut line = 0u64;
+    let mut stats = ReadStats::default();
+    let mut emit = |stats: &mut ReadStats, items: Vec<text::Piece>| -> Result<(), IngestError> {
         for p in items {
-            *rows += 1;
+            if let text::Piece::Skipped { reason, .. } = p {
+                stats.skipped.add(reason, 1);
+                continue;
+            }
+            stats.rows += 1;
             let r = match p {
                 text::Piece::Sentence { text, line } => {
                     ctx.text(line, "text", Some(&text)).map(|t| {
@@ -837,6 +910,7 @@ fn read_text(ctx: &Ctx, mut reader: impl BufRead, sink: &mut Sink<'_>) -> Result
                     })
                 }
                 text::Piece::Error { line, message } => Err(ctx.err(line, None, message)),
+                text::Piece::Skipped { .. } => unreachable!("counted above"),
             };
             sink(r)?;
         }
@@ -859,13 +933,14 @@ fn read_text(ctx: &Ctx, mut reader: impl BufRead, sink: &mut Sink<'_>) -> Result
                 }],
             },
         };
-        emit(&mut rows, pieces)?;
+        emit(&mut stats, pieces)?;
     }
-    emit(&mut rows, para.finish())?;
-    if rows == 0 {
+    emit(&mut stats, para.finish())?;
+    if stats.rows == 0 && stats.skipped.total() == 0 {
+        // a file of debris only is not empty: it loads nothing, with its skips counted
         return Err(IngestError::Empty {
             path: ctx.path.clone(),
         });
     }
-    Ok(rows)
+    Ok(stats)
 }

@@ -2,6 +2,11 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use crate::clean::{
+    HtmlStart, SkipReason, classify_sentence, is_atx_heading, is_link_definition, is_list_item,
+    is_table_delimiter, rewrite_inline, starts_html, strip_block_markers,
+};
+
 /// Abbreviations after which a full stop does not end a sentence.
 const ABBREVIATIONS: &[&str] = &[
     "mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "jr.", "sr.", "vs.", "etc.", "e.g.", "i.e.",
@@ -55,37 +60,80 @@ pub(crate) fn guess_lang(text: &str, default: &str) -> String {
     }
 }
 
-/// A sentence found in a text file, or a problem on a line.
+/// A sentence found in a text file, a candidate the cleaner skipped, or a problem on a
+/// line.
 pub(crate) enum Piece {
-    Sentence { text: String, line: u64 },
-    Error { line: u64, message: String },
+    Sentence {
+        text: String,
+        line: u64,
+    },
+    Skipped {
+        reason: SkipReason,
+        line: u64,
+        /// The candidate: the sentence, or the raw line of a block.
+        text: String,
+    },
+    Error {
+        line: u64,
+        message: String,
+    },
 }
 
 /// Collects lines into paragraphs (blank-line separated) and splits each into
-/// sentences, remembering the line each sentence starts on. In Markdown, code blocks,
-/// tables, HTML and front matter are skipped and heading/list/quote markers removed; a
-/// heading or list item is a paragraph of its own.
+/// sentences, remembering the line each sentence starts on.
+///
+/// With `clean` (the default of ingest), Markdown structure that holds no claims is
+/// skipped line by line, links are reduced to their text, and every sentence goes
+/// through the sentence rules of [`crate::clean`]; each skipped candidate comes out as
+/// a [`Piece::Skipped`]. Without it (`--keep-all`), the behaviour is the one before the
+/// cleaner: in Markdown, code blocks, tables, HTML and front matter are skipped and
+/// heading/list/quote markers removed, a heading or list item being a paragraph of its
+/// own; every sentence is kept.
 pub(crate) struct Paragraphs {
     markdown: bool,
+    clean: bool,
+    /// Language given for the file (`und` when unknown): the verb rules are English.
+    lang: String,
     in_code: bool,
     in_front_matter: bool,
+    /// The fence that opened the current code block (clean mode): its character and length.
+    fence: Option<(u8, usize)>,
+    html: Option<HtmlStart>,
+    in_table: bool,
+    /// A list item was seen and no unindented paragraph has followed it since.
+    in_list: bool,
     text: String,
     /// (byte offset in `text`, line number) for each line added.
     lines: Vec<(usize, u64)>,
 }
 
 impl Paragraphs {
+    /// The splitter of today's ingest (`--keep-all`): every sentence kept.
+    #[cfg(test)]
     pub(crate) fn new(markdown: bool) -> Self {
+        Paragraphs::with(markdown, false, "und")
+    }
+
+    pub(crate) fn with(markdown: bool, clean: bool, lang: &str) -> Self {
         Paragraphs {
             markdown,
+            clean,
+            lang: lang.to_string(),
             in_code: false,
             in_front_matter: false,
+            fence: None,
+            html: None,
+            in_table: false,
+            in_list: false,
             text: String::new(),
             lines: Vec::new(),
         }
     }
 
     pub(crate) fn push_line(&mut self, raw: &str, line: u64) -> Vec<Piece> {
+        if self.clean && self.markdown {
+            return self.push_markdown_clean(raw, line);
+        }
         let mut out = Vec::new();
         let mut l = raw.trim();
         if self.markdown {
@@ -150,6 +198,169 @@ impl Paragraphs {
         out
     }
 
+    /// A Markdown line in clean mode (see [`crate::clean`] for the rules).
+    fn push_markdown_clean(&mut self, raw: &str, line: u64) -> Vec<Piece> {
+        let mut out = Vec::new();
+        let skip = |out: &mut Vec<Piece>, reason| {
+            out.push(Piece::Skipped {
+                reason,
+                line,
+                text: raw.to_string(),
+            })
+        };
+        let l = raw.trim();
+        if line == 1 && l == "---" {
+            self.in_front_matter = true;
+            skip(&mut out, SkipReason::FrontMatter);
+            return out;
+        }
+        if self.in_front_matter {
+            if l == "---" || l == "..." {
+                self.in_front_matter = false;
+            }
+            skip(&mut out, SkipReason::FrontMatter);
+            return out;
+        }
+        if let Some((c, n)) = self.fence {
+            let run = l.bytes().take_while(|&b| b == c).count();
+            if run >= n && l[run..].trim().is_empty() {
+                self.fence = None;
+            }
+            skip(&mut out, SkipReason::Code);
+            return out;
+        }
+        if let Some(h) = self.html {
+            match h {
+                HtmlStart::Comment if l.contains("-->") => self.html = None,
+                HtmlStart::Block if l.is_empty() => {
+                    self.html = None;
+                    return out;
+                }
+                _ => {}
+            }
+            skip(&mut out, SkipReason::Html);
+            return out;
+        }
+        // a quote's content is Markdown too
+        let l = if l.starts_with('>') && !l.starts_with(">>>") {
+            l.trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+        } else {
+            l
+        };
+        if l.is_empty() {
+            out.extend(self.flush());
+            self.in_table = false;
+            return out;
+        }
+        let indent = &raw[..raw.len() - raw.trim_start().len()];
+        let indented = indent.contains('\t') || indent.chars().filter(|&c| c == ' ').count() >= 4;
+        let fence = ["```", "~~~"].iter().find(|f| l.starts_with(**f));
+        if let (Some(f), false) = (fence, indented && self.text.is_empty() && !self.in_list) {
+            let c = f.as_bytes()[0];
+            self.fence = Some((c, l.bytes().take_while(|&b| b == c).count()));
+            out.extend(self.flush());
+            skip(&mut out, SkipReason::Code);
+            return out;
+        }
+        if self.in_table && l.contains('|') {
+            skip(&mut out, SkipReason::Table);
+            return out;
+        }
+        self.in_table = false;
+        if is_table_delimiter(l) {
+            // the table's header row is the line just added to the paragraph
+            if self.text_of_last_line().is_some_and(|h| h.contains('|')) {
+                self.pop_last_line();
+                skip(&mut out, SkipReason::Table);
+            }
+            out.extend(self.flush());
+            self.in_table = true;
+            skip(&mut out, SkipReason::Table);
+            return out;
+        }
+        if l.starts_with('|') {
+            out.extend(self.flush());
+            self.in_table = true;
+            skip(&mut out, SkipReason::Table);
+            return out;
+        }
+        let item = is_list_item(l);
+        if indented && !item && self.text.is_empty() && !self.in_list {
+            skip(&mut out, SkipReason::Code);
+            return out;
+        }
+        if l.starts_with(">>> ") || l.starts_with("$ ") {
+            out.extend(self.flush());
+            skip(&mut out, SkipReason::Code);
+            return out;
+        }
+        if let Some(h) = starts_html(l) {
+            out.extend(self.flush());
+            if h != HtmlStart::Line {
+                self.html = Some(h);
+            }
+            skip(&mut out, SkipReason::Html);
+            return out;
+        }
+        if is_atx_heading(l) {
+            out.extend(self.flush());
+            self.in_list = false;
+            skip(&mut out, SkipReason::Heading);
+            return out;
+        }
+        if l.chars().all(|c| c == '=') || (l.len() >= 2 && l.chars().all(|c| c == '-')) {
+            // a setext underline turns the paragraph above into a heading
+            if !self.text.is_empty() {
+                self.text.clear();
+                self.lines.clear();
+                skip(&mut out, SkipReason::Heading);
+            }
+            return out;
+        }
+        if l.len() >= 3 && l.chars().all(|c| matches!(c, '-' | '*' | '_' | ' ')) {
+            out.extend(self.flush()); // thematic break
+            return out;
+        }
+        if is_link_definition(l) {
+            skip(&mut out, SkipReason::LinkDefinition);
+            return out;
+        }
+        if item {
+            out.extend(self.flush());
+            self.in_list = true;
+        } else if !indented && self.text.is_empty() {
+            self.in_list = false;
+        }
+        let mut content = strip_block_markers(l);
+        if let Some(rest) = content.strip_prefix("[^").and_then(|r| r.split_once("]:")) {
+            content = rest.1.trim_start(); // a footnote's text
+        }
+        let inline = rewrite_inline(content);
+        if let Some(reason) = inline.only_links() {
+            out.extend(self.flush());
+            skip(&mut out, reason);
+            return out;
+        }
+        let t = inline.text.trim();
+        if !t.is_empty() {
+            out.extend(self.add(t, line));
+        }
+        out
+    }
+
+    /// The text of the line added last to the paragraph.
+    fn text_of_last_line(&self) -> Option<&str> {
+        self.lines.last().map(|&(off, _)| &self.text[off..])
+    }
+
+    fn pop_last_line(&mut self) {
+        if let Some((off, _)) = self.lines.pop() {
+            self.text.truncate(off);
+            let t = self.text.trim_end().len();
+            self.text.truncate(t);
+        }
+    }
+
     fn add(&mut self, l: &str, line: u64) -> Vec<Piece> {
         let mut out = Vec::new();
         if !self.text.is_empty() && !continues(&self.text, l) {
@@ -177,6 +388,17 @@ impl Paragraphs {
                 .last()
                 .map(|x| x.1)
                 .unwrap_or(0);
+            if self.clean {
+                let lang = guess_lang(&s, &self.lang);
+                if let Err(reason) = classify_sentence(&s, &lang) {
+                    out.push(Piece::Skipped {
+                        reason,
+                        line,
+                        text: s,
+                    });
+                    continue;
+                }
+            }
             out.push(Piece::Sentence { text: s, line });
         }
         self.text.clear();
@@ -258,7 +480,7 @@ mod tests {
         got.into_iter()
             .filter_map(|x| match x {
                 Piece::Sentence { text, line } => Some((text, line)),
-                Piece::Error { .. } => None,
+                Piece::Error { .. } | Piece::Skipped { .. } => None,
             })
             .collect()
     }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kimera_ingest::{Format, IngestOptions, IngestSummary, ingest_paths, read_pairs};
+use kimera_ingest::{Format, IngestOptions, IngestSummary, SkipReason, ingest_paths, read_pairs};
 use kimera_store::Store;
 
 fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
@@ -150,7 +150,7 @@ fn text_and_markdown_are_split_into_sentences() {
         default_lang: "en".into(),
         ..Default::default()
     };
-    let r = ingest(&mut s, &[t, m], &opts);
+    let r = ingest(&mut s, &[t.clone(), m.clone()], &opts);
     assert_eq!(r.bad_rows, 0);
     assert_eq!(
         texts(&s),
@@ -158,10 +158,19 @@ fn text_and_markdown_are_split_into_sentences() {
             "Mr. Smith lives in Paris.",
             "He is a baker.",
             "The shop opens at 8.",
-            "Facts",
             "The Nile is long."
         ]
     );
+    // the heading and the code are not claims: counted per reason, per file and in total
+    assert_eq!(r.skipped.get(SkipReason::Heading), 1);
+    assert_eq!(r.skipped.get(SkipReason::Code), 3);
+    assert_eq!(r.skipped_total, 4);
+    assert_eq!(r.files[0].skipped.total(), 0);
+    assert_eq!(r.files[1].skipped.total(), 4);
+    assert_eq!(r.rows, 4);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["skipped"]["heading"], 1);
+    assert_eq!(json["files"][1]["skipped"]["code"], 3);
     let rows = s.geoids_after(0, 10).unwrap();
     assert!(
         rows[2].source.ends_with("notes.txt:3"),
@@ -172,11 +181,68 @@ fn text_and_markdown_are_split_into_sentences() {
 }
 
 #[test]
+fn keep_all_keeps_every_sentence_and_a_file_of_debris_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(
+        dir.path(),
+        "notes.md",
+        "# Facts\n\n- The Nile is long.\n- No dependencies\n",
+    );
+    let debris = write(
+        dir.path(),
+        "toc.md",
+        "## Contents\n\n- [Install](#install)\n- [Usage](#usage)\n",
+    );
+    let mut s = Store::open_in_memory().unwrap();
+    let opts = IngestOptions {
+        keep_all: true,
+        ..Default::default()
+    };
+    let r = ingest(&mut s, std::slice::from_ref(&m), &opts);
+    assert_eq!(
+        texts(&s),
+        vec!["Facts", "The Nile is long.", "No dependencies"]
+    );
+    assert_eq!(r.skipped_total, 0);
+
+    let mut s = Store::open_in_memory().unwrap();
+    let r = ingest(&mut s, &[m, debris], &IngestOptions::default());
+    assert_eq!(texts(&s), vec!["The Nile is long."]);
+    assert_eq!(r.failed_files, 0, "{:?}", r.files[1].failed);
+    assert_eq!(r.files[1].rows, 0);
+    assert_eq!(r.files[1].skipped.get(SkipReason::Heading), 1);
+    assert_eq!(r.files[1].skipped.get(SkipReason::LinkOnly), 2);
+    assert_eq!(r.skipped.get(SkipReason::NoVerb), 1);
+}
+
+#[test]
+fn strict_mode_does_not_count_skipped_candidates_as_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "a.md", "# Title\n\nSnow is white.\n");
+    let mut s = Store::open_in_memory().unwrap();
+    let r = ingest(
+        &mut s,
+        &[m],
+        &IngestOptions {
+            strict: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!((r.failed_files, r.bad_rows), (0, 0));
+    assert_eq!(texts(&s), vec!["Snow is white."]);
+    assert_eq!(r.skipped.get(SkipReason::Heading), 1);
+}
+
+#[test]
 fn directories_are_walked_in_order_skipping_docs_and_unknown_files() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     write(dir.path(), "b.csv", "text,lang\nB statement,en\n");
-    write(&dir.path().join("sub"), "a.txt", "Sub statement.\n");
+    write(
+        &dir.path().join("sub"),
+        "a.txt",
+        "The sub folder is read.\n",
+    );
     write(dir.path(), "README.md", "Not data.\n");
     write(dir.path(), "image.png", [0u8, 159, 146, 150]);
     let mut s = Store::open_in_memory().unwrap();
@@ -186,7 +252,7 @@ fn directories_are_walked_in_order_skipping_docs_and_unknown_files() {
         &IngestOptions::default(),
     );
     assert_eq!(r.files.len(), 2);
-    assert_eq!(texts(&s), vec!["B statement", "Sub statement."]);
+    assert_eq!(texts(&s), vec!["B statement", "The sub folder is read."]);
 }
 
 #[test]
@@ -382,14 +448,18 @@ fn non_utf8_empty_and_headerless_files_get_clear_messages() {
     let latin1 = write(dir.path(), "l.csv", b"text,lang\ncaf\xe9,fr\nok,en\n");
     let empty = write(dir.path(), "e.csv", "");
     let cols = write(dir.path(), "c.csv", "id,lang,label_contradict_id\n1,en,2\n");
-    let txt = write(dir.path(), "t.txt", b"Fine line.\n\xff\xfe broken\n");
+    let txt = write(
+        dir.path(),
+        "t.txt",
+        b"This line is fine.\n\xff\xfe broken\n",
+    );
     let mut s = Store::open_in_memory().unwrap();
     let r = ingest(
         &mut s,
         &[latin1, empty, cols.clone(), txt],
         &IngestOptions::default(),
     );
-    assert_eq!(texts(&s), vec!["ok", "Fine line."]);
+    assert_eq!(texts(&s), vec!["ok", "This line is fine."]);
     let f = &r.files;
     assert!(
         f[0].errors[0]

@@ -19,11 +19,14 @@ use crate::Global;
 use crate::output::{print_json, print_table, progress};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// Labelled pairs: Kimera pairs CSV, SICK (CONTRADICTION is the positive class), JSONL
     /// pairs, or linked statements.
-    #[arg(long)]
-    pub dataset: PathBuf,
+    #[arg(long, required = true)]
+    pub dataset: Option<PathBuf>,
     /// Force the dataset's format instead of detecting it.
     #[arg(long)]
     pub format: Option<Format>,
@@ -57,8 +60,25 @@ pub struct BenchArgs {
     pub seed: u64,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Real prose: ingest a folder of documents with planted contradictions into a fresh
+    /// store, run the reactor as `kimera run` does, and report the planted pairs found
+    /// and the false flags per 1,000 statements.
+    ///
+    /// The folder is what scripts/prose-corpus.py writes: .md/.txt documents and
+    /// planted.jsonl, one planted pair per line ({"file", "kind", "original", "edited"}).
+    ///
+    /// Example: scripts/prose-corpus.py cargo /tmp/readmes && kimera bench prose --docs /tmp/readmes
+    Prose(crate::cmd::bench_prose::ProseArgs),
+}
+
 pub fn run(a: &BenchArgs, g: &Global) -> anyhow::Result<ExitCode> {
-    let file = read_pairs(&a.dataset, a.format)?;
+    if let Some(BenchCommand::Prose(p)) = &a.command {
+        return crate::cmd::bench_prose::run(p, g);
+    }
+    let dataset = a.dataset.as_ref().context("--dataset is required")?;
+    let file = read_pairs(dataset, a.format)?;
     for e in file.errors.iter().take(5) {
         eprintln!("skipped: {e}");
     }
@@ -70,7 +90,7 @@ pub fn run(a: &BenchArgs, g: &Global) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         !pairs.is_empty(),
         "{}: no pair has a gold label",
-        a.dataset.display()
+        dataset.display()
     );
     if a.max_pairs > 0 {
         pairs.truncate(a.max_pairs);
@@ -209,8 +229,7 @@ pub fn run(a: &BenchArgs, g: &Global) -> anyhow::Result<ExitCode> {
         .filter(|o| wanted.contains(o.detector.as_str()) && keys.contains(o.pair.key.as_str()))
         .collect();
     let mut opts = ReportOptions {
-        dataset: a
-            .dataset
+        dataset: dataset
             .file_name()
             .map(|f| f.to_string_lossy().into_owned()),
         plots: !a.no_plots,

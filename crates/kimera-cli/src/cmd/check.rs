@@ -24,9 +24,14 @@ pub struct CheckArgs {
     /// Statements to check against the store (not against each other).
     #[arg(required_unless_present = "file")]
     pub text: Vec<String>,
-    /// Also check every non-empty line of FILE (`-` = standard input).
+    /// Also check the statements of FILE: the claims of a .txt or .md file, cleaned as
+    /// `kimera ingest` cleans them; every non-empty line of any other file or of `-`
+    /// (standard input).
     #[arg(long, short = 'f')]
     pub file: Option<PathBuf>,
+    /// Check every non-empty line of a .txt or .md FILE, not only its claims.
+    #[arg(long, requires = "file")]
+    pub keep_all: bool,
     /// How many nearest stored statements to examine.
     #[arg(short, long, default_value_t = 10)]
     pub k: usize,
@@ -36,6 +41,33 @@ pub struct CheckArgs {
     /// Language of the statements.
     #[arg(long, default_value = "und")]
     pub lang: String,
+}
+
+/// The statements of a `--file`: the claims of a text or Markdown file (with what was
+/// skipped), or its non-empty lines.
+fn read_statements(
+    path: &PathBuf,
+    args: &CheckArgs,
+) -> anyhow::Result<(Vec<String>, Option<kimera_ingest::SkipCounts>)> {
+    let is_doc = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["txt", "md", "markdown"].contains(&e.to_ascii_lowercase().as_str()));
+    if !is_doc || args.keep_all {
+        return Ok((read_lines(path)?, None));
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("opening {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let ok = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = ok.iter().filter(|&&b| b == b'\n').count() + 1;
+        anyhow::anyhow!("{}:{line}: not UTF-8 text", path.display())
+    })?;
+    let doc =
+        kimera_ingest::clean_document(&text, kimera_ingest::is_markdown(path), &args.lang, false);
+    Ok((
+        doc.claims.into_iter().map(|c| c.text).collect(),
+        Some(doc.skipped),
+    ))
 }
 
 fn read_lines(path: &PathBuf) -> anyhow::Result<Vec<String>> {
@@ -67,10 +99,29 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 
 pub fn run(args: &CheckArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let mut texts = args.text.clone();
+    let mut skipped = None;
     if let Some(f) = &args.file {
-        texts.extend(read_lines(f)?);
+        let (statements, s) = read_statements(f, args)?;
+        texts.extend(statements);
+        skipped = s;
     }
-    anyhow::ensure!(!texts.is_empty(), "no statement to check");
+    if let Some(line) = skipped.as_ref().and_then(crate::cmd::ingest::skipped_line)
+        && !g.quiet
+        && !g.json
+    {
+        eprintln!("{line}");
+    }
+    anyhow::ensure!(
+        !texts.is_empty(),
+        "no statement to check{}",
+        skipped
+            .filter(|s| s.total() > 0)
+            .map(|s| format!(
+                " (the {} candidate(s) of the file are not claims; --keep-all checks every line)",
+                s.total()
+            ))
+            .unwrap_or_default()
+    );
     let detectors = kimera_detect::detectors_from_list(&args.detectors)?;
     let enc = default_encoder()?;
     let store = Store::open(&g.db)?;
@@ -117,6 +168,7 @@ pub fn run(args: &CheckArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 "vectors": checker.len(),
                 "load_ms": load_ms,
                 "latency_ms": {"p50": p50, "p99": p99, "max": max},
+                "skipped": skipped,
             }))?;
         } else {
             print_json(&items[0])?;

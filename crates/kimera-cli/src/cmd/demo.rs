@@ -75,11 +75,18 @@ pub fn run(a: &DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
         batch: 25_000,
         max_concurrent: 4,
         embed: false,
+        keep_all: false,
     };
     let ingested = crate::cmd::ingest::ingest(&mut store, &ingest_args, g)?;
     if ingested.failed_files > 0 {
         crate::cmd::ingest::report(&ingested, g)?;
         anyhow::bail!("some files could not be ingested");
+    }
+    if let Some(line) = crate::cmd::ingest::skipped_line(&ingested.skipped)
+        && !g.quiet
+        && !g.json
+    {
+        eprintln!("    {line}");
     }
 
     if !g.quiet && !g.json {

@@ -33,6 +33,11 @@ pub struct IngestArgs {
     /// Embed the new statements right after loading them (as `kimera embed` would).
     #[arg(long)]
     pub embed: bool,
+    /// Keep every sentence of text and Markdown files. By default only claims are kept:
+    /// headings, badges, link lists, code, tables, changelog and license lines, questions,
+    /// instructions and fragments without a verb are skipped and counted per reason.
+    #[arg(long)]
+    pub keep_all: bool,
 }
 
 pub fn run(a: &IngestArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -81,6 +86,7 @@ pub fn ingest(store: &mut Store, a: &IngestArgs, g: &Global) -> anyhow::Result<I
         batch_size: a.batch as usize,
         default_lang: a.lang.clone(),
         max_concurrent: a.max_concurrent as usize,
+        keep_all: a.keep_all,
         ..Default::default()
     };
     let pb = progress(g, 0, "rows");
@@ -123,6 +129,32 @@ pub fn report(s: &IngestSummary, g: &Global) -> anyhow::Result<()> {
         s.bad_rows,
         s.failed_files
     );
+    if let Some(line) = skipped_line(&s.skipped) {
+        println!("{line}");
+    }
     println!("{:.2} s, {:.0} rows/s", secs, s.rows as f64 / secs);
     Ok(())
+}
+
+/// "skipped 42 candidate(s) that are not claims: heading 12, code 30 (lines), …", or
+/// `None` when nothing was skipped.
+pub fn skipped_line(c: &kimera_ingest::SkipCounts) -> Option<String> {
+    if c.total() == 0 {
+        return None;
+    }
+    let parts: Vec<String> = c
+        .nonzero()
+        .map(|(r, n)| {
+            if r.counts_lines() {
+                format!("{r} {n} (lines)")
+            } else {
+                format!("{r} {n}")
+            }
+        })
+        .collect();
+    Some(format!(
+        "skipped {} candidate(s) that are not claims (--keep-all keeps them): {}",
+        c.total(),
+        parts.join(", ")
+    ))
 }

@@ -87,6 +87,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
             batch: 25_000,
             max_concurrent: 4,
             embed: false,
+            keep_all: false,
         };
         let s = ingest(&mut store, &ia, g)?;
         for f in &s.files {

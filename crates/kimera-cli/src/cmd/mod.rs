@@ -1,6 +1,7 @@
 //! One module per subcommand, each with an `Args` struct and a `run` function.
 
 pub mod bench;
+pub mod bench_prose;
 pub mod check;
 pub mod concept;
 pub mod demo;

@@ -81,11 +81,10 @@ fn pick_model(store: &Store, asked: Option<&str>, g: &Global) -> anyhow::Result<
     }
 }
 
-pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&g.db)?;
-    let detectors = crate::cmd::detectors_on(&a.detectors, &store)?;
-    let cfg = RunConfig {
-        model_id: pick_model(&store, a.model_id.as_deref(), g)?,
+/// The reactor configuration `a` asks for on `store` (shared with `kimera bench prose`).
+pub fn config(a: &RunArgs, store: &Store, g: &Global) -> anyhow::Result<RunConfig> {
+    Ok(RunConfig {
+        model_id: pick_model(store, a.model_id.as_deref(), g)?,
         pairing: a.pairing,
         knn: KnnParams {
             k: a.k,
@@ -98,7 +97,13 @@ pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
         chunk: a.chunk,
         workers: a.workers.unwrap_or(0),
         args: std::env::args().skip(1).collect(),
-    };
+    })
+}
+
+pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open(&g.db)?;
+    let detectors = crate::cmd::detectors_on(&a.detectors, &store)?;
+    let cfg = config(a, &store, g)?;
     let pb = progress(g, 0, "reactor");
     let result = kimera_reactor::run(&mut store, &cfg, &detectors, &|p| {
         pb.set_message(p.phase);

@@ -239,7 +239,13 @@ impl Default for LexicalDetector {
 struct Token {
     lower: String,
     capitalised: bool,
+    /// Digits, or a number word of [`NUMBER_WORDS`] (whose `lower` is then its digits).
     numeric: bool,
+    /// A token that names rather than measures: a version (`1.2.3`, `v0.4`), an issue or
+    /// pull-request reference (`#581`, `PR 42`), a handle (`@alice`), an identifier with
+    /// digits (`u32`, `sha256`), a list index (`1.` opening the sentence), or anything in
+    /// a URL, a path or code (`localhost:8080`, `` `x = 5` ``, `github.com/x/pull/7`).
+    ident: bool,
     /// A negation cue.
     cue: bool,
     /// A word of [`ANTONYMS`] or [`EXCLUSIVE`]: those rules need one on each side, so a
@@ -301,8 +307,95 @@ static LEXICON: LazyLock<HashSet<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Words before a number that make it a name rather than a quantity: a reference
+/// ("issue 12", "PR 581", "RFC 2119") or a release ("version 1.2", "release 3"). Two
+/// sentences saying the same of "version 1.2" and of "version 1.3" are read as being
+/// about two releases (a changelog's "Version 1.3 adds async support" repeats what
+/// another release added, in its own words), not as a contradiction; a requirement
+/// stated as a plain number ("requires Rust 1.36 or later") stays a quantity.
+const REFERENCE_WORDS: &[&str] = &[
+    "issue", "issues", "pr", "prs", "pull", "bug", "ticket", "rfc", "cve", "commit", "gh",
+    "version", "versions", "release", "releases", "ver",
+];
+
+/// Number words read as the numbers they name ("Spiders have eight legs" / "six legs"),
+/// so `eight` and `8` are the same quantity. "zero" and "one" are left out: they are
+/// mostly not counts in prose ("zero-cost", "one of the", "no one").
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+    ("eleven", "11"),
+    ("twelve", "12"),
+    ("twenty", "20"),
+    ("thirty", "30"),
+    ("forty", "40"),
+    ("fifty", "50"),
+    ("sixty", "60"),
+    ("seventy", "70"),
+    ("eighty", "80"),
+    ("ninety", "90"),
+];
+
+/// For each char, whether it is in code or a URL: a backtick span, or a
+/// whitespace-separated chunk holding `://`, `www.`, `::`, `()`, `=`, `_`, a `/` or `:`
+/// next to a letter (`src/lib.rs`, `localhost:8080`), or three dots (`127.0.0.1`).
+fn code_mask(chars: &[char]) -> Vec<bool> {
+    let mut mask = vec![false; chars.len()];
+    let mut tick = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '`' {
+            tick = !tick;
+        }
+        mask[i] = tick;
+    }
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        let chunk = &chars[start..i];
+        let has = |pat: &str| {
+            let p: Vec<char> = pat.chars().collect();
+            chunk.windows(p.len()).any(|w| w == p.as_slice())
+        };
+        let next_to_letter = |sep: char| {
+            chunk.windows(2).any(|w| {
+                (w[0] == sep && w[1].is_alphabetic()) || (w[1] == sep && w[0].is_alphabetic())
+            })
+        };
+        let code = has("://")
+            || has("www.")
+            || has("::")
+            || has("()")
+            || chunk.contains(&'=')
+            || chunk.contains(&'_')
+            || next_to_letter('/')
+            || chunk
+                .windows(3)
+                .any(|w| w[0].is_alphabetic() && w[1] == ':' && w[2].is_ascii_digit())
+            || chunk.iter().filter(|&&c| c == '.').count() >= 3;
+        if code {
+            mask[start..i].iter_mut().for_each(|m| *m = true);
+        }
+    }
+    mask
+}
+
 /// Splits into words (letters/digits; `3.5` and `1,612` stay one number), expanding
-/// English contractions so that "isn't" carries the cue `not`.
+/// English contractions so that "isn't" carries the cue `not`, and marks the tokens
+/// that are identifiers rather than quantities or names (see [`Token::ident`]).
 fn tokenise(text: &str) -> Vec<Token> {
     // most statements have no apostrophe and no "cannot": skip eight copies of them
     let needs_expansion = text.contains(['\'', '’']) || text.contains("annot");
@@ -319,7 +412,8 @@ fn tokenise(text: &str) -> Vec<Token> {
             .replace("n't", " not")
     };
     let chars: Vec<char> = expanded.chars().collect();
-    let mut out = Vec::new();
+    let code = code_mask(&chars);
+    let mut out: Vec<Token> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_alphanumeric() {
@@ -337,16 +431,64 @@ fn tokenise(text: &str) -> Vec<Token> {
             i += 1;
         }
         let word: String = chars[start..i].iter().collect();
-        let lower = word.to_lowercase();
+        let mut lower = word.to_lowercase();
+        let digits = word.chars().any(|c| c.is_ascii_digit());
+        let mut numeric = digits;
+        if let Some(&(_, n)) = NUMBER_WORDS.iter().find(|(w, _)| *w == lower) {
+            lower = n.to_string();
+            numeric = true;
+        }
+        let before = start.checked_sub(1).map(|j| chars[j]);
+        let ident = code[start]
+            || matches!(before, Some('#' | '@'))
+            || (numeric
+                && ((digits && word.starts_with(char::is_alphabetic))
+                    || word.matches('.').count() >= 2
+                    || out
+                        .last()
+                        .is_some_and(|t| REFERENCE_WORDS.contains(&t.lower.as_str()))));
         out.push(Token {
             capitalised: word.chars().next().is_some_and(char::is_uppercase),
-            numeric: word.chars().any(|c| c.is_ascii_digit()),
+            numeric,
+            ident,
             cue: CUES.contains(lower.as_str()),
             lexicon: LEXICON.contains(lower.as_str()),
             lower,
         });
+        if out.len() == 1 && numeric {
+            // "1. Install …", "2) …": a list index
+            let after: String = chars[i..].iter().take(2).collect();
+            if after.starts_with(['.', ')']) && after[1..].chars().all(char::is_whitespace) {
+                out[0].ident = true;
+            }
+        }
     }
     out
+}
+
+/// The nearest words (not numbers) left and right of each occurrence of `w` in `ts`.
+fn contexts<'a>(ts: &'a [Token], w: &str) -> Vec<(Option<&'a str>, Option<&'a str>)> {
+    let word = |t: &&Token| !t.numeric;
+    ts.iter()
+        .enumerate()
+        .filter(|(_, t)| t.lower == w)
+        .map(|(p, _)| {
+            (
+                ts[..p].iter().rev().find(word).map(|t| t.lower.as_str()),
+                ts[p + 1..].iter().find(word).map(|t| t.lower.as_str()),
+            )
+        })
+        .collect()
+}
+
+/// Whether `x` (in `ta`) and `y` (in `tb`) stand in the same slot: the same word just
+/// before them, or the same word just after ("is 300 m" / "is 450 m").
+fn same_slot(ta: &[Token], x: &str, tb: &[Token], y: &str) -> bool {
+    let (ca, cb) = (contexts(ta, x), contexts(tb, y));
+    ca.iter().any(|(la, ra)| {
+        cb.iter()
+            .any(|(lb, rb)| (la.is_some() && la == lb) || (ra.is_some() && ra == rb))
+    })
 }
 
 fn set(tokens: &[Token], keep: impl Fn(&Token) -> bool) -> BTreeSet<&str> {
@@ -495,14 +637,22 @@ impl LexicalDetector {
         None
     }
 
-    /// Different numbers (quantities, years, days) in otherwise similar sentences.
+    /// Different quantities of the same thing (amounts, years, days) in otherwise similar
+    /// sentences. Only quantities are compared, never identifiers ([`Token::ident`]:
+    /// versions, issue numbers, handles, list indices, numbers in URLs or code), and
+    /// sentences naming different identifiers are about different things ("1.2.0 -
+    /// 2023-05-01" / "1.3.0 - 2023-06-01"). A differing pair must stand in the same slot:
+    /// the same word just before or just after both ("is 300 m" / "is 450 m").
     fn numbers(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
         if !ta.iter().any(|t| t.numeric) || !tb.iter().any(|t| t.numeric) {
             return None;
         }
-        let na = set(ta, |t| t.numeric);
-        let nb = set(tb, |t| t.numeric);
+        let na = set(ta, |t| t.numeric && !t.ident);
+        let nb = set(tb, |t| t.numeric && !t.ident);
         if na.is_empty() || nb.is_empty() || na == nb {
+            return None;
+        }
+        if set(ta, |t| t.numeric && t.ident) != set(tb, |t| t.numeric && t.ident) {
             return None;
         }
         let overlap = jaccard(&set(ta, |t| !t.numeric), &set(tb, |t| !t.numeric));
@@ -511,6 +661,12 @@ impl LexicalDetector {
         }
         let only_a: Vec<&str> = na.difference(&nb).copied().collect();
         let only_b: Vec<&str> = nb.difference(&na).copied().collect();
+        let aligned = only_a
+            .iter()
+            .any(|x| only_b.iter().any(|y| same_slot(ta, x, tb, y)));
+        if !aligned {
+            return None;
+        }
         Some(self.verdict(
             "numbers",
             0.8,
@@ -519,13 +675,17 @@ impl LexicalDetector {
         ))
     }
 
-    /// Exactly one capitalised name swapped for another (places, people, organisations).
+    /// Exactly one capitalised name swapped for another (places, people, organisations),
+    /// in the same role: the two sentences share at least two other words, and the names
+    /// stand after the same word or before the same word ("Paris is the capital" /
+    /// "Lyon is the capital"). Handles, anchors and words in URLs or code are not names,
+    /// and two one-word headings ("Support" / "Example") share nothing to swap in.
     fn entity_swap(&self, ta: &[Token], tb: &[Token]) -> Option<Verdict> {
         let sa = set(ta, |_| true);
         let sb = set(tb, |_| true);
         let only_a: Vec<&str> = sa.difference(&sb).copied().collect();
         let only_b: Vec<&str> = sb.difference(&sa).copied().collect();
-        if only_a.len() != 1 || only_b.len() != 1 {
+        if only_a.len() != 1 || only_b.len() != 1 || sa.intersection(&sb).count() < 2 {
             return None;
         }
         let name = |ts: &[Token], w: &str| {
@@ -533,9 +693,29 @@ impl LexicalDetector {
                 && w.chars().count() >= 2
                 && ts
                     .iter()
-                    .any(|t| t.lower == w && t.capitalised && !t.numeric)
+                    .any(|t| t.lower == w && t.capitalised && !t.numeric && !t.ident)
         };
         if !name(ta, only_a[0]) || !name(tb, only_b[0]) {
+            return None;
+        }
+        let neighbours = |ts: &[Token], w: &str| -> Vec<(Option<String>, Option<String>)> {
+            ts.iter()
+                .enumerate()
+                .filter(|(_, t)| t.lower == w)
+                .map(|(p, _)| {
+                    (
+                        p.checked_sub(1).map(|q| ts[q].lower.clone()),
+                        ts.get(p + 1).map(|t| t.lower.clone()),
+                    )
+                })
+                .collect()
+        };
+        let (na, nb) = (neighbours(ta, only_a[0]), neighbours(tb, only_b[0]));
+        let same_role = na.iter().any(|(la, ra)| {
+            nb.iter()
+                .any(|(lb, rb)| (la.is_some() && la == lb) || (ra.is_some() && ra == rb))
+        });
+        if !same_role {
             return None;
         }
         let overlap = jaccard(
@@ -759,6 +939,184 @@ mod tests {
                 "In 1999 many new songs and films came out."
             )
             .contradiction
+        );
+    }
+
+    #[test]
+    fn numbers_compare_quantities_of_the_same_thing() {
+        // ordinary prose contradictions stay flagged
+        for (a, b, tokens) in [
+            (
+                "The bridge is 300 m long",
+                "The bridge is 450 m long",
+                json!([["300"], ["450"]]),
+            ),
+            (
+                "This crate requires Rust 1.36 or later.",
+                "This crate requires Rust 1.40 or later.",
+                json!([["1.36"], ["1.40"]]),
+            ),
+            (
+                "It parses 2 GB of JSON per second on one core.",
+                "It parses 7 GB of JSON per second on one core.",
+                json!([["2"], ["7"]]),
+            ),
+            (
+                "The bridge is 300 m long.",
+                "The bridge is 500 m long.",
+                json!([["300"], ["500"]]),
+            ),
+            // number words are numbers
+            (
+                "Spiders have eight legs.",
+                "Spiders have six legs.",
+                json!([["8"], ["6"]]),
+            ),
+            (
+                "Spiders have 8 legs.",
+                "Spiders have six legs.",
+                json!([["8"], ["6"]]),
+            ),
+        ] {
+            let v = judge(a, b);
+            assert_eq!(rule(&v), "numbers", "{a} / {b}");
+            assert_eq!(v.evidence["tokens"], tokens);
+        }
+        // identifiers are not quantities: issue and PR numbers, versions, handles, list
+        // indices, numbers in URLs, paths and code
+        for (a, b) in [
+            (
+                "Fix a crash when parsing empty input (#581)",
+                "Fix a crash when parsing empty input (#481)",
+            ),
+            (
+                "Fixed in PR 581 by the maintainers.",
+                "Fixed in PR 482 by the maintainers.",
+            ),
+            (
+                "[@alice](https://github.com/alice) made their first contribution in https://github.com/x/y/pull/581",
+                "[@bob](https://github.com/bob) made their first contribution in https://github.com/x/y/pull/482",
+            ),
+            (
+                "Fix a crash when parsing empty input (#581).",
+                "Fix a crash when parsing empty input (#481).",
+            ),
+            (
+                "[@alice] made their first contribution",
+                "[@bob] made their first contribution",
+            ),
+            (
+                "[@alice](https://github.com/alice) made their first contribution.",
+                "[@bob](https://github.com/bob) made their first contribution.",
+            ),
+            // a number named as a version is a release, not a quantity (see
+            // REFERENCE_WORDS): two releases of the same crate each doing something
+            (
+                "Version 1.2 of the crate adds async support.",
+                "Version 1.3 of the crate adds async support.",
+            ),
+            (
+                "The parser was rewritten in release 4.",
+                "The parser was rewritten in release 5.",
+            ),
+            (
+                "Upgrade to 1.2.3 to get the fix.",
+                "Upgrade to 1.2.4 to get the fix.",
+            ),
+            (
+                "Version v0.4 adds async support.",
+                "Version v0.5 adds async support.",
+            ),
+            (
+                "The function returns a u32 on every platform.",
+                "The function returns a u64 on every platform.",
+            ),
+            (
+                "1. Install the crate with cargo",
+                "2. Install the crate with cargo",
+            ),
+            (
+                "The server listens on localhost:8080 by default.",
+                "The server listens on localhost:3000 by default.",
+            ),
+            (
+                "Set `max_connections = 16` in the config file.",
+                "Set `max_connections = 64` in the config file.",
+            ),
+            ("## [1.2.0] - 2023-05-01", "## [1.3.0] - 2023-06-01"),
+            (
+                "Released 2023-05-01 with the fix for (#581).",
+                "Released 2023-06-01 with the fix for (#590).",
+            ),
+            (
+                "See https://github.com/x/y/issues/12 for the details.",
+                "See https://github.com/x/y/issues/13 for the details.",
+            ),
+        ] {
+            let v = judge(a, b);
+            assert!(!v.contradiction, "{a} / {b}: {v:?}");
+        }
+        // different quantities of different things
+        assert!(
+            !judge(
+                "The table has 3 columns.",
+                "The table has columns of 4 bytes."
+            )
+            .contradiction
+        );
+        let t = tokenise("1. See #12, @bob7, v0.4, 1.2.3, u32 and `x = 5` or 3.5 km");
+        let ident: Vec<&str> = t
+            .iter()
+            .filter(|t| t.ident)
+            .map(|t| t.lower.as_str())
+            .collect();
+        assert_eq!(ident, ["1", "12", "bob7", "v0.4", "1.2.3", "u32", "x", "5"]);
+        // the same quantity written twice ways is no contradiction; "one" is no count
+        assert!(!judge("Spiders have 8 legs.", "Spiders have eight legs.").contradiction);
+        assert!(
+            !judge(
+                "It is one of the fastest parsers.",
+                "It is 2 of the fastest parsers."
+            )
+            .contradiction
+        );
+        let t = tokenise("Two cats, version 2 and Eight");
+        let num: Vec<(&str, bool)> = t
+            .iter()
+            .filter(|t| t.numeric)
+            .map(|t| (t.lower.as_str(), t.ident))
+            .collect();
+        assert_eq!(num, [("2", false), ("2", true), ("8", false)]);
+    }
+
+    #[test]
+    fn entity_swap_needs_real_names_in_the_same_role() {
+        for (a, b) in [
+            ("[Support](#support)", "[Example](#example)"),
+            ("Support", "Example"),
+            (
+                "Thanks to @Alice for the report.",
+                "Thanks to @Bob for the report.",
+            ),
+            (
+                "Paris is the capital of France",
+                "France is the capital of Lyon",
+            ),
+            (
+                "See the Tokio docs at https://docs.rs/Tokio for more",
+                "See the Tokio docs at https://docs.rs/Hyper for more",
+            ),
+        ] {
+            let v = judge(a, b);
+            assert!(!v.contradiction, "{a} / {b}: {v:?}");
+        }
+        let v = judge(
+            "The project was started by Mozilla in 2010.",
+            "The project was started by Google in 2010.",
+        );
+        assert_eq!(
+            (rule(&v), v.evidence["tokens"].clone()),
+            ("entity_swap", json!(["mozilla", "google"]))
         );
     }
 

@@ -9,7 +9,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: rules <labelled pairs file>")?;
     let set = kimera_detect::load_examples(std::path::Path::new(&path))?;
     let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut gated = [0usize; 2];
     for e in &set {
+        if kimera_detect::decision::not_a_claim(&e.a, &e.lang).is_some()
+            || kimera_detect::decision::not_a_claim(&e.b, &e.lang).is_some()
+        {
+            gated[usize::from(e.is_contradiction())] += 1;
+            if std::env::var_os("SHOW").is_some() {
+                println!("  not a claim: {} | {}", e.a, e.b);
+            }
+            continue;
+        }
         let name = match kimera_detect::decision::rule_alone(&e.a, &e.b) {
             Some("substitution") => format!(
                 "substitution/{}",
@@ -27,6 +37,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("{} pairs of {path}", set.len());
+    println!(
+        "not a claim on one side (the decision abstains): {} pairs, {} of them contradictions",
+        gated[0] + gated[1],
+        gated[1]
+    );
     for (rule, (fired, right)) in counts {
         println!("{rule}: {right} of {fired} are contradictions");
     }

@@ -82,6 +82,24 @@ pub fn symmetric(forward: [f32; 3], reverse: [f32; 3]) -> [f32; 3] {
     ]
 }
 
+/// Why a statement is not a claim the decision can judge — Markdown or code debris the
+/// cleaner of `kimera ingest` skips ([`kimera_ingest::clean_statement`]: a heading, code,
+/// a table row, HTML, a link definition, a badge or image, a bare link, a changelog line,
+/// front matter) or a question — or `None`. A pair with such a side is not a
+/// contradiction, whatever the models would say. The cleaner's judgements on wording
+/// (no verb it knows, too short, an instruction) are not used here: short labelled
+/// statements such as "Fish live in water" must still be judged.
+pub fn not_a_claim(text: &str, lang: &str) -> Option<kimera_ingest::SkipReason> {
+    use kimera_ingest::SkipReason as R;
+    match kimera_ingest::clean_statement(text, lang) {
+        kimera_ingest::Cleaned::Claim(_) => None,
+        kimera_ingest::Cleaned::Skip(R::NoVerb | R::TooShort | R::Instruction | R::Boilerplate) => {
+            None
+        }
+        kimera_ingest::Cleaned::Skip(r) => Some(r),
+    }
+}
+
 /// Which rule, if any, decides a pair alone (before any model).
 pub fn rule_alone(a: &str, b: &str) -> Option<&'static str> {
     if explicit_denial(a, b).is_some() {

@@ -370,6 +370,13 @@ impl ModelDetector {
                 });
                 continue;
             }
+            // a heading, a code or changelog line, a bare link, a question: not a claim,
+            // so nothing to contradict (the detector abstains)
+            if crate::decision::not_a_claim(p.a_text, p.a_lang).is_some()
+                || crate::decision::not_a_claim(p.b_text, p.b_lang).is_some()
+            {
+                continue;
+            }
             if let Some(rule) = rule_alone(p.a_text, p.b_text) {
                 out[i] = Some(Judgement {
                     probability: 1.0,

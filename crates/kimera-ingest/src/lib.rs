@@ -31,6 +31,7 @@
 mod format;
 mod load;
 mod read;
+mod statement;
 mod text;
 
 use std::fmt;
@@ -39,6 +40,7 @@ use std::path::PathBuf;
 pub use format::{Format, detect_format};
 pub use load::{FileReport, IngestOptions, IngestSummary, ingest_paths, supported_files};
 pub use read::{PairRecord, PairsFile, Record, read_pairs, read_records, read_records_from_bytes};
+pub use statement::{clean_lang, clean_text};
 pub use text::split_sentences;
 
 /// Longest text field accepted (64 KiB): longer ones are almost always a broken quote

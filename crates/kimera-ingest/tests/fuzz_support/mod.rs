@@ -492,7 +492,7 @@ pub fn read(reader: Reader, bytes: &[u8]) -> Outcome {
 fn texts_of(r: &Record) -> (u64, Vec<String>) {
     let line = |g: &kimera_core::Geoid| match &g.source {
         kimera_core::Source::File { line, .. } => *line,
-        kimera_core::Source::Api => 0,
+        kimera_core::Source::Api | kimera_core::Source::Client(_) => 0,
     };
     match r {
         Record::Statement(g) => (line(g), vec![g.text.clone()]),

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod concept;
+pub mod config;
 pub mod demo;
 pub mod embed;
 pub mod export;
@@ -14,6 +15,7 @@ pub mod path;
 pub mod related;
 pub mod run;
 pub mod scars;
+pub mod serve;
 pub mod similar;
 pub mod stats;
 pub mod train_detector;

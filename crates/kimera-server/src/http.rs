@@ -146,8 +146,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses a JSON body, naming the field at fault (see [`ApiJson`]).
+/// Parses a JSON body, naming the field at fault (see [`ApiJson`]). Every body of the
+/// API is an object: anything else is refused whole (serde would read an array as the
+/// object's fields in order, so `["a"]` could pass for `{"text": "a"}`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    "the body is not the expected object: it must be a JSON object",
+                ),
+                Err(e) => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

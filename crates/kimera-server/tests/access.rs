@@ -301,7 +301,8 @@ fn graceful_shutdown_answers_what_is_in_flight_and_commits_it() {
     tx.rollback().unwrap();
     let (st, body) = writer.join().unwrap();
     assert_eq!(st, 200, "{body}");
-    stopping.join().unwrap().unwrap();
+    let (ran, _dir) = stopping.join().unwrap();
+    ran.unwrap();
     let store = kimera_store::Store::open(&db).unwrap();
     assert_eq!(store.counts().unwrap().geoids, 1);
 }

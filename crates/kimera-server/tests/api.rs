@@ -341,7 +341,7 @@ fn bad_input_gets_a_clear_error_naming_the_field() {
         ),
         422,
         "invalid_field",
-        Some("statements[0]"),
+        Some("statements[0].colour"),
     );
     assert_error(
         &post(&st, &json!({"statements": [], "chek": true})),
@@ -422,8 +422,8 @@ fn bad_input_gets_a_clear_error_naming_the_field() {
     assert_error(
         &get(&s.url("/v1/similar?text=x&colour=red")),
         422,
-        "invalid_query",
-        None,
+        "invalid_field",
+        Some("colour"),
     );
     assert_error(
         &get(&s.url("/v1/scars?cursor=nonsense")),
@@ -456,8 +456,9 @@ fn bad_input_gets_a_clear_error_naming_the_field() {
 
 #[test]
 fn eight_concurrent_clients_store_every_statement_once() {
-    let Some(models) = real_models() else { return };
-    let s = TestServer::seeded(models, &[], false, |_| {});
+    // the hash encoder and the lexical rules: what is tested is the writer (every
+    // statement checked and stored once), not the model's speed
+    let s = TestServer::seeded(light_models(), &[], false, |_| {});
     // client c sends statements c*10 .. c*10+12: the last two overlap the next client's
     let threads: Vec<_> = (0..8)
         .map(|c| {

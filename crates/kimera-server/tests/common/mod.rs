@@ -174,10 +174,12 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
-    /// Stops the server gracefully and returns what `run` returned.
-    pub fn stop(mut self) -> kimera_server::Result<()> {
+    /// Stops the server gracefully and returns what `run` returned, with the temporary
+    /// folder of its store (still there until the caller drops it).
+    pub fn stop(mut self) -> (kimera_server::Result<()>, Option<tempfile::TempDir>) {
         let _ = self.stop.take().unwrap().send(());
-        self.thread.take().unwrap().join().unwrap()
+        let ran = self.thread.take().unwrap().join().unwrap();
+        (ran, self._dir.take())
     }
 }
 

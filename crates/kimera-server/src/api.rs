@@ -52,12 +52,13 @@ pub struct Contradiction {
     pub id: String,
     pub text: String,
     pub lang: String,
-    /// Cosine similarity of the two statements' vectors.
-    pub cosine: f32,
+    /// Cosine similarity of the two statements' vectors (an f32, widened: the digits
+    /// `kimera check --json` prints and the evidence shows).
+    pub cosine: f64,
     /// The detector that found it (`lexical`, `model`...).
     pub detector: String,
-    /// Strength in 0..=1.
-    pub score: f32,
+    /// Strength in 0..=1 (an f32, widened like `cosine`).
+    pub score: f64,
     /// Why: the rule and its tokens, or the model's probability, route and signals.
     #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
@@ -69,9 +70,9 @@ impl From<kimera_detect::CheckHit> for Contradiction {
             id: h.id,
             text: h.text,
             lang: h.lang,
-            cosine: h.cosine,
+            cosine: f64::from(h.cosine),
             detector: h.detector,
-            score: h.score,
+            score: f64::from(h.score),
             evidence: h.evidence,
         }
     }
@@ -193,8 +194,8 @@ pub struct Similar {
     pub id: String,
     pub text: String,
     pub lang: String,
-    /// Cosine similarity with the text.
-    pub score: f32,
+    /// Cosine similarity with the text (an f32, widened).
+    pub score: f64,
 }
 
 /// Answer to `GET /v1/similar`: nearest first.

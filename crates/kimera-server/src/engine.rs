@@ -475,7 +475,7 @@ impl Engine {
                         id: g.id.0,
                         text: g.text,
                         lang: g.lang,
-                        score,
+                        score: f64::from(score),
                     });
                 }
             }

@@ -4,12 +4,13 @@
 //! Each subcommand lives in `cmd/<name>.rs` with one `run` entry point.
 
 mod cmd;
+mod config;
 mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// mimalloc instead of glibc malloc: `kimera learn` allocates on one worker and frees on
 /// another, which glibc's arenas serialise (100k statements on 2 workers: 0.15–0.25 s
@@ -55,6 +56,20 @@ pub struct Global {
     /// Print only errors (no progress bars, no summaries on stderr).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Configuration file (default: ./kimera.toml when present). Flags win over the
+    /// environment, which wins over the file, which wins over the defaults.
+    #[arg(long, global = true, env = config::ENV_CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,23 +162,80 @@ pub enum Command {
     ///
     /// Example: kimera judge --pairs sick_trial.tsv --async 8 --out results.csv
     Judge(cmd::judge::JudgeArgs),
+    /// Serve the store over HTTP (JSON API under /v1, MCP at /mcp) with the model and
+    /// the vectors loaded once: every statement written is checked as it arrives.
+    ///
+    /// Listens on 127.0.0.1:7878 unless --addr says otherwise; another address needs a
+    /// token (--token-file or KIMERA_API_TOKEN). SIGTERM or Ctrl-C stops it after the
+    /// requests in flight, committing every queued write. The API is described at
+    /// /openapi.json.
+    ///
+    /// Example: kimera serve --db facts.db --addr 127.0.0.1:7878
+    Serve(cmd::serve::ServeArgs),
+    /// Serve the MCP tools (remember, check, recall, scars, concept) over stdin/stdout,
+    /// for agents that start kimera themselves.
+    ///
+    /// Example: kimera mcp --db ~/notes/kimera.db
+    Mcp(cmd::serve::McpArgs),
+    /// Show the effective configuration and where each value came from (flag,
+    /// environment, file, default); secrets are shown as (set).
+    ///
+    /// Example: kimera config serve
+    Config(cmd::config::ConfigArgs),
 }
 
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+/// The command line, with `kimera.toml` and the environment applied (see [`config`]).
+struct Parsed {
+    cli: Cli,
+    command: clap::Command,
+    matches: clap::ArgMatches,
+    file: Option<config::FileConfig>,
+}
+
+fn parse() -> Result<Parsed, ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let configured = config::locate(&args)
+        .and_then(|p| p.map(|p| config::read(&p)).transpose())
+        .and_then(|file| Ok((config::apply(Cli::command(), file.as_ref())?, file)));
+    let (command, file) = match configured {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    let parsed = command
+        .clone()
+        .try_get_matches_from(&args)
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    match parsed {
+        Ok((cli, matches)) => Ok(Parsed {
+            cli,
+            command,
+            matches,
+            file,
+        }),
         Err(e) => {
             let _ = e.print();
             // --help and --version are successes; everything else is a usage error
-            return if e.use_stderr() {
+            Err(if e.use_stderr() {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
-            };
+            })
         }
+    }
+}
+
+fn main() -> ExitCode {
+    let parsed = match parse() {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    output::init_logging(&cli.global);
-    match try_main(cli) {
+    // a server's request log is its point: info by default
+    let serving = matches!(parsed.cli.command, Command::Serve(_));
+    output::init_logging(&parsed.cli.global, serving);
+    match try_main(parsed) {
         Ok(code) => code,
         Err(err) => {
             if output::is_broken_pipe(&err) {
@@ -175,7 +247,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn try_main(cli: Cli) -> anyhow::Result<ExitCode> {
+fn try_main(parsed: Parsed) -> anyhow::Result<ExitCode> {
+    let cli = &parsed.cli;
     let g = &cli.global;
     match &cli.command {
         Command::Ingest(a) => cmd::ingest::run(a, g),
@@ -195,5 +268,10 @@ fn try_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => cmd::run::run(a, g),
         Command::Scars(a) => cmd::scars::run(a, g),
         Command::Judge(a) => cmd::judge::run(a, g),
+        Command::Serve(a) => cmd::serve::run(a, g),
+        Command::Mcp(a) => cmd::serve::run_mcp(a, g),
+        Command::Config(a) => {
+            cmd::config::run(a, g, &parsed.command, &parsed.matches, parsed.file.as_ref())
+        }
     }
 }

@@ -7,9 +7,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Global;
 
-/// Logs go to stderr through `tracing`; `RUST_LOG` wins over -v/-q.
-pub fn init_logging(g: &Global) {
-    let level = match (g.quiet, g.verbose) {
+/// Logs go to stderr through `tracing`, as text or JSON lines (`--log-format`);
+/// `RUST_LOG` wins over -v/-q. `chatty`: info by default (the server's request log).
+pub fn init_logging(g: &Global, chatty: bool) {
+    let level = match (g.quiet, g.verbose + u8::from(chatty)) {
         (true, _) => "error",
         (_, 0) => "warn",
         (_, 1) => "info",
@@ -18,11 +19,14 @@ pub fn init_logging(g: &Global) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match g.log_format {
+        crate::LogFormat::Text => fmt.try_init(),
+        crate::LogFormat::Json => fmt.json().flatten_event(true).try_init(),
+    };
 }
 
 /// A progress bar on stderr when it is a terminal and not --quiet; hidden otherwise.

@@ -88,6 +88,9 @@ pub enum Source {
     File { path: String, line: u64 },
     /// Added through the API or the command line.
     Api,
+    /// Added through the API by a client that named where it came from (a request's
+    /// `source`); shown as `api:<name>`.
+    Client(String),
 }
 
 impl fmt::Display for Source {
@@ -95,6 +98,7 @@ impl fmt::Display for Source {
         match self {
             Source::File { path, line } => write!(f, "{path}:{line}"),
             Source::Api => f.write_str("api"),
+            Source::Client(name) => write!(f, "api:{name}"),
         }
     }
 }

@@ -1,6 +1,10 @@
-//! Checking one new statement against the store (`kimera check`): its nearest stored
-//! statements, then the detector cascade on each (statement, neighbour) pair.
-//! Contradictions are about the same subject, so they are among the neighbours.
+//! Checking new statements against the store (`kimera check`, the server's `POST
+//! /v1/check` and its check-on-write): each statement's nearest stored statements, then
+//! the detector cascade on each (statement, neighbour) pair. Contradictions are about
+//! the same subject, so they are among the neighbours.
+//!
+//! [`check_vectors`] is the one path all of them take; [`Checker`] wraps it for a store
+//! whose vectors are loaded once (the CLI), the server calls it with its own live index.
 
 use kimera_embed::{Encoder, VectorIndex};
 use kimera_reactor::{Detector, PairInput};
@@ -21,13 +25,225 @@ pub struct CheckHit {
     pub evidence: serde_json::Value,
 }
 
-/// What [`check_text`] found.
+/// What a check found.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     /// Neighbours examined (0: the store has no vectors for the encoder's model).
     pub examined: usize,
     /// Strongest first.
     pub contradictions: Vec<CheckHit>,
+}
+
+/// A statement a query may be compared with besides the index: one not (yet) in it,
+/// e.g. an earlier statement of the same write.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub lang: &'a str,
+    pub vector: &'a [f32],
+}
+
+/// One statement to check, with its vector already computed.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub text: &'a str,
+    pub lang: &'a str,
+    pub vector: &'a [f32],
+    /// A stored id never to count as a neighbour: the statement itself, when it is
+    /// stored (a statement does not contradict itself, and would take a neighbour's place).
+    pub exclude: Option<&'a str>,
+    /// Candidates outside the index, ranked with the index's rows (ties go to the index).
+    pub also: &'a [Candidate<'a>],
+}
+
+impl<'a> Query<'a> {
+    /// A statement checked against the index alone.
+    pub fn new(text: &'a str, lang: &'a str, vector: &'a [f32]) -> Query<'a> {
+        Query {
+            text,
+            lang,
+            vector,
+            exclude: None,
+            also: &[],
+        }
+    }
+}
+
+/// A neighbour of one query: where its vector lives, its id, text, language and cosine.
+struct Neighbour<'a> {
+    vector: &'a [f32],
+    id: String,
+    text: String,
+    lang: String,
+    cosine: f32,
+}
+
+/// The `k` nearest neighbours of `q` among the index (by its rows, best first, ties to
+/// the earlier row) and `q.also`, without `q.exclude`.
+fn neighbours<'a>(
+    index: &'a VectorIndex,
+    store: &Store,
+    q: &Query<'a>,
+    k: usize,
+) -> Result<Vec<Neighbour<'a>>> {
+    let want = k + usize::from(q.exclude.is_some());
+    let rows = index
+        .nearest(q.vector, want)
+        .map_err(crate::DetectError::Embed)?;
+    // (cosine, rank among equals: index rows first in row order, then `also` in order)
+    let mut ranked: Vec<(f32, usize, Option<usize>, Option<&Candidate<'a>>)> = rows
+        .into_iter()
+        .filter(|&(row, _)| Some(index.id(row)) != q.exclude)
+        .map(|(row, cosine)| (cosine, row, Some(row), None))
+        .collect();
+    for (i, c) in q.also.iter().enumerate() {
+        if Some(c.id) != q.exclude && c.vector.len() == q.vector.len() {
+            let cosine = kimera_core::dot(q.vector, c.vector);
+            ranked.push((cosine, index.len() + i, None, Some(c)));
+        }
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.truncate(k);
+    let mut out = Vec::with_capacity(ranked.len());
+    for (cosine, _, row, cand) in ranked {
+        match (row, cand) {
+            (Some(row), _) => {
+                let id = kimera_core::GeoidId(index.id(row).to_string());
+                let g = store
+                    .geoid(&id)
+                    .map_err(|e| crate::DetectError::Embed(e.into()))?;
+                if let Some(g) = g {
+                    out.push(Neighbour {
+                        vector: index.vector(row),
+                        id: id.0,
+                        text: g.text,
+                        lang: g.lang,
+                        cosine,
+                    });
+                }
+            }
+            (None, Some(c)) => out.push(Neighbour {
+                vector: c.vector,
+                id: c.id.to_string(),
+                text: c.text.to_string(),
+                lang: c.lang.to_string(),
+                cosine,
+            }),
+            (None, None) => unreachable!("a ranked neighbour is a row or a candidate"),
+        }
+    }
+    Ok(out)
+}
+
+/// Checks each query against the statements of `index` (texts read from `store`) and
+/// its own `also` candidates: its `k` nearest, then every detector of the cascade on each
+/// (query, neighbour) pair. The query is pair side `a`, the stored statement side `b`.
+///
+/// The pairs of all queries go to each detector in one batch (a detector's verdict on a
+/// pair does not depend on the batch), so checking many statements at once gives each
+/// the report it would get alone.
+pub fn check_vectors(
+    index: &VectorIndex,
+    store: &Store,
+    detectors: &[Box<dyn Detector>],
+    queries: &[Query<'_>],
+    k: usize,
+) -> Result<Vec<CheckReport>> {
+    let found: Vec<Vec<Neighbour<'_>>> = queries
+        .iter()
+        .map(|q| neighbours(index, store, q, k))
+        .collect::<Result<_>>()?;
+    let mut pairs: Vec<PairInput<'_>> = Vec::new();
+    let mut owner: Vec<(usize, usize)> = Vec::new();
+    for (qi, (q, ns)) in queries.iter().zip(&found).enumerate() {
+        for (ni, n) in ns.iter().enumerate() {
+            pairs.push(PairInput {
+                a_id: "query",
+                b_id: &n.id,
+                a_text: q.text,
+                b_text: &n.text,
+                a_lang: q.lang,
+                b_lang: &n.lang,
+                a_vec: q.vector,
+                b_vec: n.vector,
+                cosine: n.cosine,
+                resonance: n.cosine,
+            });
+            owner.push((qi, ni));
+        }
+    }
+    let mut hits: Vec<Vec<CheckHit>> = vec![Vec::new(); queries.len()];
+    if !pairs.is_empty() {
+        for d in detectors {
+            for (&(qi, ni), v) in owner.iter().zip(d.score_batch(&pairs)) {
+                if v.contradiction {
+                    let n = &found[qi][ni];
+                    hits[qi].push(CheckHit {
+                        id: n.id.clone(),
+                        text: n.text.clone(),
+                        lang: n.lang.clone(),
+                        cosine: n.cosine,
+                        detector: d.name().to_string(),
+                        score: v.score,
+                        evidence: v.evidence,
+                    });
+                }
+            }
+        }
+    }
+    Ok(hits
+        .into_iter()
+        .zip(&found)
+        .map(|(mut hits, ns)| {
+            hits.sort_by(|a, b| {
+                b.score
+                    .total_cmp(&a.score)
+                    .then(a.id.cmp(&b.id))
+                    .then(a.detector.cmp(&b.detector))
+            });
+            CheckReport {
+                examined: ns.len(),
+                contradictions: hits,
+            }
+        })
+        .collect())
+}
+
+/// Embeds `texts` (all in language `lang`) and checks them with [`check_vectors`]: what
+/// `kimera check` does for each statement it is given.
+pub fn check_texts(
+    index: &VectorIndex,
+    store: &Store,
+    enc: &dyn Encoder,
+    detectors: &[Box<dyn Detector>],
+    texts: &[&str],
+    lang: &str,
+    k: usize,
+) -> Result<Vec<CheckReport>> {
+    if index.is_empty() || texts.is_empty() {
+        return Ok(texts
+            .iter()
+            .map(|_| CheckReport {
+                examined: 0,
+                contradictions: Vec::new(),
+            })
+            .collect());
+    }
+    let vectors = enc.encode(texts)?;
+    if vectors.len() != texts.len() {
+        return Err(crate::DetectError::Model(format!(
+            "encoder returned {} vectors for {} texts",
+            vectors.len(),
+            texts.len()
+        )));
+    }
+    let queries: Vec<Query<'_>> = texts
+        .iter()
+        .zip(&vectors)
+        .map(|(t, v)| Query::new(t, lang, v))
+        .collect();
+    check_vectors(index, store, detectors, &queries, k)
 }
 
 /// A store's vectors loaded once, for checking many statements against it: each check
@@ -67,7 +283,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The stored statements among `text`'s `k` nearest that a detector of `detectors`
-    /// finds contradicting it. The text is pair side `a`, the stored statement side `b`.
+    /// finds contradicting it ([`check_texts`] for one text).
     pub fn check(
         &self,
         detectors: &[Box<dyn Detector>],
@@ -75,73 +291,17 @@ impl<'a> Checker<'a> {
         lang: &str,
         k: usize,
     ) -> Result<CheckReport> {
-        if self.index.is_empty() {
-            return Ok(CheckReport {
-                examined: 0,
-                contradictions: Vec::new(),
-            });
-        }
-        let q = self
-            .enc
-            .encode(&[text])?
-            .pop()
-            .ok_or_else(|| crate::DetectError::Model("encoder returned no vector".into()))?;
-        let rows = self
-            .index
-            .nearest(&q, k)
-            .map_err(crate::DetectError::Embed)?;
-        let mut neighbours = Vec::with_capacity(rows.len());
-        for &(row, cosine) in &rows {
-            let id = kimera_core::GeoidId(self.index.id(row).to_string());
-            let g = self
-                .store
-                .geoid(&id)
-                .map_err(|e| crate::DetectError::Embed(e.into()))?;
-            if let Some(g) = g {
-                neighbours.push((id.0, g.text, g.lang, row, cosine));
-            }
-        }
-        let pairs: Vec<PairInput<'_>> = neighbours
-            .iter()
-            .map(|(id, t, l, row, cosine)| PairInput {
-                a_id: "query",
-                b_id: id,
-                a_text: text,
-                b_text: t,
-                a_lang: lang,
-                b_lang: l,
-                a_vec: &q,
-                b_vec: self.index.vector(*row),
-                cosine: *cosine,
-                resonance: *cosine,
-            })
-            .collect();
-        let mut hits = Vec::new();
-        for d in detectors {
-            for ((id, t, l, _, cosine), v) in neighbours.iter().zip(d.score_batch(&pairs)) {
-                if v.contradiction {
-                    hits.push(CheckHit {
-                        id: id.clone(),
-                        text: t.clone(),
-                        lang: l.clone(),
-                        cosine: *cosine,
-                        detector: d.name().to_string(),
-                        score: v.score,
-                        evidence: v.evidence,
-                    });
-                }
-            }
-        }
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.id.cmp(&b.id))
-                .then(a.detector.cmp(&b.detector))
-        });
-        Ok(CheckReport {
-            examined: neighbours.len(),
-            contradictions: hits,
-        })
+        check_texts(
+            &self.index,
+            self.store,
+            self.enc,
+            detectors,
+            &[text],
+            lang,
+            k,
+        )?
+        .pop()
+        .ok_or_else(|| crate::DetectError::Model("no report for the statement".into()))
     }
 }
 
@@ -155,4 +315,113 @@ pub fn check_text(
     k: usize,
 ) -> Result<CheckReport> {
     Checker::new(store, enc)?.check(detectors, text, lang, k)
+}
+
+#[cfg(test)]
+mod tests {
+    use kimera_core::{Geoid, Source};
+    use kimera_embed::HashEncoder;
+    use kimera_reactor::LexicalDetector;
+
+    use super::*;
+
+    const STORED: &[&str] = &[
+        "Fire is hot.",
+        "The sky is blue.",
+        "Paris is the capital of France.",
+        "Water boils at 100 degrees.",
+        "The sky is green.",
+        "Ice is cold.",
+    ];
+
+    fn store() -> (Store, HashEncoder) {
+        let enc = HashEncoder::new();
+        let mut s = Store::open_in_memory().unwrap();
+        let g: Vec<Geoid> = STORED
+            .iter()
+            .map(|t| Geoid::new(*t, "en", Source::Api))
+            .collect();
+        s.insert_geoids(&g).unwrap();
+        kimera_embed::embed_store(&mut s, &enc, 4, &|_, _| {}).unwrap();
+        (s, enc)
+    }
+
+    fn summary(r: &CheckReport) -> (usize, Vec<(String, String)>) {
+        (
+            r.examined,
+            r.contradictions
+                .iter()
+                .map(|h| (h.text.clone(), h.detector.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn many_statements_at_once_get_the_reports_each_gets_alone() {
+        let (store, enc) = store();
+        let index = VectorIndex::load(&store, enc.model_id()).unwrap();
+        let detectors: Vec<Box<dyn Detector>> = vec![Box::new(LexicalDetector::default())];
+        let texts = ["Fire is cold.", "The sky is not blue.", "Paris is lovely."];
+        let together = check_texts(&index, &store, &enc, &detectors, &texts, "en", 3).unwrap();
+        assert_eq!(together.len(), 3);
+        for (t, r) in texts.iter().zip(&together) {
+            let alone = check_texts(&index, &store, &enc, &detectors, &[t], "en", 3).unwrap();
+            assert_eq!(summary(r), summary(&alone[0]), "{t}");
+        }
+        assert!(
+            together[1]
+                .contradictions
+                .iter()
+                .any(|h| h.text == "The sky is blue."),
+            "{together:#?}"
+        );
+        let checker = Checker::new(&store, &enc).unwrap();
+        let one = checker.check(&detectors, texts[1], "en", 3).unwrap();
+        assert_eq!(summary(&one), summary(&together[1]));
+    }
+
+    #[test]
+    fn a_query_skips_itself_and_ranks_extra_candidates_with_the_index() {
+        let (store, enc) = store();
+        let index = VectorIndex::load(&store, enc.model_id()).unwrap();
+        let detectors: Vec<Box<dyn Detector>> = vec![Box::new(LexicalDetector::default())];
+        let text = "The sky is blue.";
+        let v = enc.encode(&[text]).unwrap().pop().unwrap();
+        let own_id = Geoid::new(text, "en", Source::Api).id;
+        // the statement itself, stored: without `exclude` it is its own nearest neighbour
+        let plain =
+            check_vectors(&index, &store, &detectors, &[Query::new(text, "en", &v)], 2).unwrap();
+        assert_eq!(plain[0].examined, 2);
+        let mut q = Query::new(text, "en", &v);
+        q.exclude = Some(own_id.as_str());
+        let excluded = check_vectors(&index, &store, &detectors, &[q], 2).unwrap();
+        assert!(
+            excluded[0]
+                .contradictions
+                .iter()
+                .any(|h| h.text == "The sky is green."),
+            "{excluded:#?}"
+        );
+        // a candidate outside the index: found, and contradicting
+        let other = "The sky is not blue.";
+        let ov = enc.encode(&[other]).unwrap().pop().unwrap();
+        let also = [Candidate {
+            id: "pending",
+            text: other,
+            lang: "en",
+            vector: &ov,
+        }];
+        let mut q = Query::new(text, "en", &v);
+        q.exclude = Some(own_id.as_str());
+        q.also = &also;
+        let r = check_vectors(&index, &store, &detectors, &[q], 6).unwrap();
+        assert_eq!(r[0].examined, 6, "five stored others and the candidate");
+        assert!(
+            r[0].contradictions
+                .iter()
+                .any(|h| h.id == "pending" && h.text == other),
+            "{r:#?}"
+        );
+        assert!(r[0].contradictions.iter().all(|h| h.id != own_id.as_str()));
+    }
 }

@@ -37,7 +37,9 @@ pub mod train;
 
 use std::path::PathBuf;
 
-pub use check::{CheckHit, CheckReport, Checker, check_text};
+pub use check::{
+    Candidate, CheckHit, CheckReport, Checker, Query, check_text, check_texts, check_vectors,
+};
 pub use data::{CLASSES, CONTRADICTION, Example, load_examples};
 pub use detector::{
     DETECTOR_NAMES, DetectorInfo, Judgement, ModelDetector, default_detector_dir, detector_by_name,

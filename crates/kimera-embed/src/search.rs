@@ -144,6 +144,25 @@ impl VectorIndex {
         Ok(VectorIndex { dim, ids, data })
     }
 
+    /// Appends one statement's vector, as [`VectorIndex::load`] would have read it had it
+    /// been stored: a service adds each statement it writes here, so the next query finds
+    /// it without a reload. The first vector of an empty index sets the dimension.
+    pub fn push(&mut self, id: impl Into<String>, v: &[f32]) -> Result<()> {
+        if self.ids.is_empty() && self.dim == 0 {
+            self.dim = v.len();
+        }
+        if v.len() != self.dim || v.is_empty() {
+            return Err(EmbedError::DimMismatch {
+                model: "pushed vector".into(),
+                expected: self.dim,
+                found: v.len(),
+            });
+        }
+        self.ids.push(id.into());
+        self.data.extend_from_slice(v);
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -200,5 +219,63 @@ impl VectorIndex {
         all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         all.truncate(k);
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HashEncoder;
+    use kimera_core::{Geoid, Source};
+
+    /// A store with `texts` embedded by `enc`.
+    fn store_with(enc: &HashEncoder, texts: &[&str]) -> Store {
+        let mut s = Store::open_in_memory().unwrap();
+        let g: Vec<Geoid> = texts
+            .iter()
+            .map(|t| Geoid::new(*t, "en", Source::Api))
+            .collect();
+        s.insert_geoids(&g).unwrap();
+        crate::embed_store(&mut s, enc, 2, &|_, _| {}).unwrap();
+        s
+    }
+
+    #[test]
+    fn pushing_vectors_equals_loading_them_from_the_store() {
+        let enc = HashEncoder::new();
+        let texts = [
+            "Paris is the capital of France.",
+            "Berlin is the capital of Germany.",
+            "Water boils at 100 degrees.",
+            "The capital of France is Paris.",
+            "Ice melts at 0 degrees.",
+        ];
+        let full = VectorIndex::load(&store_with(&enc, &texts), enc.model_id()).unwrap();
+        let mut grown = VectorIndex::load(&store_with(&enc, &texts[..2]), enc.model_id()).unwrap();
+        for t in &texts[2..] {
+            let v = enc.encode(&[t]).unwrap().pop().unwrap();
+            grown
+                .push(Geoid::new(*t, "en", Source::Api).id.0, &v)
+                .unwrap();
+        }
+        assert_eq!(grown.len(), full.len());
+        let q = enc.encode(&["capital of France"]).unwrap().pop().unwrap();
+        assert_eq!(grown.nearest(&q, 3).unwrap(), full.nearest(&q, 3).unwrap());
+        let ids = |ix: &VectorIndex| {
+            (0..ix.len())
+                .map(|r| ix.id(r).to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&grown), ids(&full));
+
+        let mut empty = VectorIndex::load(&Store::open_in_memory().unwrap(), "m").unwrap();
+        assert!(empty.nearest(&q, 3).unwrap().is_empty());
+        empty.push("a", &q).unwrap();
+        assert_eq!(empty.nearest(&q, 3).unwrap().len(), 1);
+        assert!(
+            empty.push("b", &[1.0]).is_err(),
+            "another dimension is refused"
+        );
+        assert_eq!(empty.len(), 1);
     }
 }

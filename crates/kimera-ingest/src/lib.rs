@@ -37,6 +37,7 @@ pub mod clean;
 mod format;
 mod load;
 mod read;
+mod statement;
 mod text;
 mod verbs;
 
@@ -50,6 +51,7 @@ pub use read::{
     PairRecord, PairsFile, ReadOptions, ReadStats, Record, read_pairs, read_records,
     read_records_from_bytes, read_records_from_bytes_with, read_records_with,
 };
+pub use statement::{clean_lang, clean_text};
 pub use text::split_sentences;
 
 /// Whether `path` is read as Markdown (`.md`, `.markdown`) rather than plain text.

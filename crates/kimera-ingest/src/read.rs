@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::clean::SkipCounts;
 use crate::format::Format;
+use crate::statement::trunc;
 use crate::{IngestError, MAX_FIELD_BYTES, RowError, text};
 
 /// One unit of input.
@@ -105,7 +106,7 @@ pub fn read_pairs(path: &Path, format: Option<Format>) -> Result<PairsFile, Inge
         if let Some(text_b) = by_id.get(&other_id) {
             let line = match &g.source {
                 Source::File { line, .. } => *line,
-                Source::Api => 0,
+                Source::Api | Source::Client(_) => 0,
             };
             out.pairs.push(PairRecord {
                 pair_id: Some(format!("{}|{}", g.id, other_id)),
@@ -308,22 +309,9 @@ impl Ctx {
     /// Validates a statement's text: present, not blank, not huge.
     fn text(&self, line: u64, field: &str, raw: Option<&str>) -> Result<String, RowError> {
         let raw = raw.ok_or_else(|| self.err(line, Some(field), "missing"))?;
-        let t = raw.trim();
-        if t.is_empty() {
-            return Err(self.err(line, Some(field), "empty text"));
-        }
-        if t.len() > MAX_FIELD_BYTES {
-            return Err(self.err(
-                line,
-                Some(field),
-                format!(
-                    "text of {} bytes is over the {} byte limit",
-                    t.len(),
-                    MAX_FIELD_BYTES
-                ),
-            ));
-        }
-        Ok(t.to_string())
+        crate::statement::clean_text(raw)
+            .map(str::to_string)
+            .map_err(|why| self.err(line, Some(field), why))
     }
 
     /// Validates an id (`id`, `label_contradict_id`, `pair_id`): at most 256 bytes and
@@ -348,31 +336,11 @@ impl Ctx {
 
     /// Validates a language code; empty means the default.
     fn lang(&self, line: u64, field: &str, raw: Option<&str>) -> Result<String, RowError> {
-        let l = raw.map(str::trim).unwrap_or("");
-        if l.is_empty() {
-            return Ok(self.default_lang.clone());
+        match crate::statement::clean_lang(raw.unwrap_or("")) {
+            Ok(l) => Ok(l.unwrap_or_else(|| self.default_lang.clone())),
+            Err(why) => Err(self.err(line, Some(field), why)),
         }
-        if l.len() > 16
-            || !l
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(self.err(
-                line,
-                Some(field),
-                format!("`{}` is not a language code", trunc(l, 40)),
-            ));
-        }
-        Ok(l.to_ascii_lowercase())
     }
-}
-
-fn trunc(s: &str, n: usize) -> String {
-    let mut t: String = s.chars().take(n).collect();
-    if s.chars().count() > n {
-        t.push('…');
-    }
-    t
 }
 
 fn opt(s: Option<&str>) -> Option<String> {

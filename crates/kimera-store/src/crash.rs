@@ -10,7 +10,7 @@
 //!   second process tries to write.
 //!
 //! The points every store write passes (`<w>` = `geoids`, `embeddings`, `scars`,
-//! `graph`, `llm_cache`):
+//! `graph`, `llm_cache`, and `batch` for a [`crate::WriteBatch`] — the server's group commit):
 //!
 //! | point | where |
 //! | --- | --- |

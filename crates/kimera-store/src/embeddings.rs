@@ -55,20 +55,9 @@ impl Store {
 
     /// Stores a batch of vectors for `model` in one transaction (existing ones are kept).
     pub fn put_embeddings(&mut self, model: &str, items: &[([u8; 32], &[f32])]) -> Result<u64> {
-        let now = kimera_core::unix_now();
         let run = self.run;
         let tx = crate::write_tx(&mut self.conn)?;
-        let mut n = 0;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO embeddings (model, text_hash, dim, vector, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (h, v) in items {
-                n += stmt.execute(params![model, &h[..], v.len() as i64, f32s_to_blob(v), now])?
-                    as u64;
-            }
-        }
+        let n = put_embeddings_on(&tx, model, items)?;
         crate::commit(tx, crate::Write::Embeddings, run, n)?;
         Ok(n)
     }
@@ -194,6 +183,24 @@ impl Store {
             |r| r.get::<_, i64>(0),
         )? as u64)
     }
+}
+
+/// Inserts vectors on `conn` (inside the caller's transaction); existing ones are kept.
+pub(crate) fn put_embeddings_on(
+    conn: &rusqlite::Connection,
+    model: &str,
+    items: &[([u8; 32], &[f32])],
+) -> Result<u64> {
+    let now = kimera_core::unix_now();
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO embeddings (model, text_hash, dim, vector, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut n = 0;
+    for (h, v) in items {
+        n += stmt.execute(params![model, &h[..], v.len() as i64, f32s_to_blob(v), now])? as u64;
+    }
+    Ok(n)
 }
 
 /// The first 8 bytes of a hash in hex: enough to find the row.

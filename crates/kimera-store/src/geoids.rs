@@ -100,7 +100,7 @@ pub struct LabelledPair {
 
 /// The de-duplication key as stored: the first 8 bytes of the BLAKE3 key as an integer
 /// (a collision needs ~4 billion distinct statements to become likely).
-fn dedupe_int(key: &[u8; 32]) -> i64 {
+pub(crate) fn dedupe_int(key: &[u8; 32]) -> i64 {
     i64::from_le_bytes(key[..8].try_into().expect("8 bytes"))
 }
 

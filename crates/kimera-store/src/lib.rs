@@ -15,6 +15,7 @@
 //! assert_eq!(store.counts().unwrap().geoids, 1);
 //! ```
 
+mod batch;
 pub mod crash;
 mod embeddings;
 mod geoids;
@@ -29,11 +30,12 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
+pub use batch::{Added, WriteBatch};
 pub use embeddings::{EmbeddingHit, f32s_from_blob, f32s_to_blob};
 pub use geoids::{BatchSummary, Counts, GeoidRow, InsertSummary, LabelledPair, PairEnd, PairRef};
 pub use graph::{AssociationRecord, ConceptRecord, GraphRecords};
 pub use runs::{RunRecord, RunStatus};
-pub use scars::ScarRow;
+pub use scars::{ScarCursor, ScarRow};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -256,6 +258,7 @@ pub(crate) enum Write {
     Scars,
     Graph,
     LlmCache,
+    Batch,
 }
 
 impl Write {
@@ -266,6 +269,7 @@ impl Write {
             Write::Scars => ("scars.before_commit", "scars.committed"),
             Write::Graph => ("graph.before_commit", "graph.committed"),
             Write::LlmCache => ("llm_cache.before_commit", "llm_cache.committed"),
+            Write::Batch => ("batch.before_commit", "batch.committed"),
         }
     }
 }

@@ -15,7 +15,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("llm response cache", crate::llm_cache::SCHEMA_V2),
     ("concept graph", crate::graph::SCHEMA_V3),
     ("run owners and progress", crate::runs::SCHEMA_V4),
+    ("scars by strength", SCARS_BY_STRENGTH_V5),
 ];
+
+/// Migration 5: scars strongest first without sorting them all (`kimera scars`, the
+/// server's paginated `GET /v1/scars`).
+const SCARS_BY_STRENGTH_V5: &str = "CREATE INDEX scars_strength ON scars(score DESC, seq);";
 
 /// The schema version this build writes.
 pub fn current_version() -> i64 {

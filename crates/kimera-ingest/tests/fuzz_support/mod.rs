@@ -514,7 +514,7 @@ fn read_with(reader: Reader, bytes: &[u8], keep_all: bool) -> Outcome {
 fn texts_of(r: &Record) -> (u64, Vec<String>) {
     let line = |g: &kimera_core::Geoid| match &g.source {
         kimera_core::Source::File { line, .. } => *line,
-        kimera_core::Source::Api => 0,
+        kimera_core::Source::Api | kimera_core::Source::Client(_) => 0,
     };
     match r {
         Record::Statement(g) => (line(g), vec![g.text.clone()]),

@@ -1,0 +1,279 @@
+//! The API as MCP tools, with the official Rust SDK (rmcp): `remember`, `check`,
+//! `recall`, `scars`, `concept` — each a call to the same [`Engine`] method as its HTTP
+//! route, so both give the same answers.
+//!
+//! Two transports: stdio ([`serve_stdio`], `kimera mcp`, for desktop agents that start
+//! the server themselves) and streamable HTTP at `/mcp` on `kimera serve`
+//! ([`http_service`]), behind the same bearer tokens as the HTTP API: a read-only token
+//! may call every tool but `remember`.
+//!
+//! To add a tool (e.g. `resolve`, once conflicts can be resolved): an engine method, an
+//! argument type deriving `JsonSchema`, and a `#[tool]` method below calling it.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig as McpInfo};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{Json, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::api::*;
+use crate::auth::Scope;
+use crate::engine::Engine;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::{EngineError, Result};
+
+/// Where the tools find the engine.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Inside `kimera serve`: the engine may still be loading; access by token.
+    Http(AppState),
+    /// `kimera mcp` over stdio: the local user, full access.
+    Local(Arc<Engine>),
+}
+
+/// The MCP server: kimera's tools.
+#[derive(Debug, Clone)]
+pub struct KimeraMcp {
+    source: Source,
+    tool_router: ToolRouter<Self>,
+}
+
+/// `remember`: one `text`, or several `statements`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RememberArgs {
+    /// One statement to store.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Its language (`en`, `fr`...; default `und`).
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// Several statements to store (instead of `text`).
+    #[serde(default)]
+    pub statements: Option<Vec<StatementIn>>,
+    /// Check them against what is stored first and record contradictions (default true).
+    #[serde(default)]
+    pub check: Option<bool>,
+}
+
+/// `recall`: stored statements related to a text.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallArgs {
+    /// What to look for.
+    pub text: String,
+    /// How many statements (default 10).
+    #[serde(default)]
+    pub k: Option<usize>,
+}
+
+/// `concept`: one term of the concept graph.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConceptArgs {
+    /// The concept ("Cities" finds "city").
+    pub term: String,
+}
+
+/// An engine error as the tool's error text: the API's `{"error": {...}}`.
+fn tool_error(e: EngineError) -> String {
+    let body = ApiError::from(e).body();
+    serde_json::to_string(&body).unwrap_or(body.error.message)
+}
+
+#[tool_router]
+impl KimeraMcp {
+    fn new(source: Source) -> KimeraMcp {
+        KimeraMcp {
+            source,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The tools on an engine, for the local user (stdio).
+    pub fn local(engine: Arc<Engine>) -> KimeraMcp {
+        KimeraMcp::new(Source::Local(engine))
+    }
+
+    fn engine(&self) -> std::result::Result<Arc<Engine>, String> {
+        match &self.source {
+            Source::Local(e) => Ok(e.clone()),
+            Source::Http(state) => state.ready().cloned().map_err(|e| {
+                serde_json::to_string(&e.body()).unwrap_or_else(|_| e.message.clone())
+            }),
+        }
+    }
+
+    /// The caller's scope: the token's over HTTP, full over stdio.
+    fn scope(&self, ctx: &RequestContext<RoleServer>) -> Scope {
+        match &self.source {
+            Source::Local(_) => Scope::ReadWrite,
+            Source::Http(_) => ctx
+                .extensions
+                .get::<axum::http::request::Parts>()
+                .and_then(|p| p.extensions.get::<Scope>().copied())
+                .unwrap_or(Scope::ReadOnly),
+        }
+    }
+
+    #[tool(
+        description = "Store statements in kimera's memory. Each is first checked against \
+            what is stored: the answer lists, per statement, the stored statements it \
+            contradicts (with score, detector and evidence), and those contradictions are \
+            recorded. Statements are stored once: sending one again is harmless."
+    )]
+    async fn remember(
+        &self,
+        Parameters(a): Parameters<RememberArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<Json<AddStatementsOut>, String> {
+        if self.scope(&ctx) != Scope::ReadWrite {
+            return Err(tool_error(EngineError::Other(
+                "this token may read but not write; use a read-write token".into(),
+            )));
+        }
+        let statements = match (a.text, a.statements) {
+            (Some(text), None) => vec![StatementIn {
+                text,
+                lang: a.lang,
+                id: None,
+                source: Some("mcp".into()),
+            }],
+            (None, Some(list)) => list,
+            _ => {
+                return Err(tool_error(EngineError::invalid(
+                    "text",
+                    "give `text` or `statements`, not both",
+                )));
+            }
+        };
+        let req = AddStatements {
+            statements,
+            check: a.check.unwrap_or(true),
+            k: None,
+        };
+        self.engine()?
+            .remember(req)
+            .await
+            .map(Json)
+            .map_err(tool_error)
+    }
+
+    #[tool(
+        description = "Check statements against kimera's memory without storing them: for \
+            each, the stored statements it contradicts, strongest first, with the detector \
+            and its evidence. Give `text` (one) or `texts` (several)."
+    )]
+    async fn check(
+        &self,
+        Parameters(a): Parameters<CheckIn>,
+    ) -> std::result::Result<Json<CheckOut>, String> {
+        self.engine()?.check(a).await.map(Json).map_err(tool_error)
+    }
+
+    #[tool(
+        description = "Recall the stored statements most related to a text (semantic \
+            similarity), nearest first."
+    )]
+    async fn recall(
+        &self,
+        Parameters(a): Parameters<RecallArgs>,
+    ) -> std::result::Result<Json<SimilarOut>, String> {
+        self.engine()?
+            .similar(SimilarIn {
+                text: a.text,
+                k: a.k,
+            })
+            .await
+            .map(Json)
+            .map_err(tool_error)
+    }
+
+    #[tool(
+        description = "List the contradictions (scars) recorded in kimera's memory, \
+            strongest first, a page at a time (pass `next_cursor` as `cursor`)."
+    )]
+    async fn scars(
+        &self,
+        Parameters(a): Parameters<ScarsIn>,
+    ) -> std::result::Result<Json<ScarsOut>, String> {
+        self.engine()?.scars(a).await.map(Json).map_err(tool_error)
+    }
+
+    #[tool(
+        description = "What kimera's concept graph knows about a term: its associations \
+            (is-a, part-of, causes, attributes...) with their strength and the statements \
+            they were learned from."
+    )]
+    async fn concept(
+        &self,
+        Parameters(a): Parameters<ConceptArgs>,
+    ) -> std::result::Result<Json<ConceptOut>, String> {
+        self.engine()?
+            .concept(a.term, ConceptIn::default())
+            .await
+            .map(Json)
+            .map_err(tool_error)
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for KimeraMcp {
+    fn get_info(&self) -> McpInfo {
+        McpInfo::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("kimera", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "kimera keeps a body of knowledge consistent. `remember` stores statements \
+                 and tells which stored ones each contradicts; `check` does the same without \
+                 storing; `recall` finds related stored statements; `scars` lists the \
+                 contradictions recorded; `concept` shows what the concept graph knows.",
+            )
+    }
+}
+
+/// `/mcp`: the tools over streamable HTTP, on the server's state (the routes' access
+/// layer has put the token's scope into each request).
+pub fn http_service(state: AppState) -> StreamableHttpService<KimeraMcp, LocalSessionManager> {
+    let cfg = &state.0.cfg;
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    if !cfg.addr.ip().is_unspecified() {
+        hosts.push(cfg.addr.ip().to_string());
+    }
+    hosts.extend(cfg.allowed_hosts.iter().cloned());
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_max_request_body_bytes(cfg.body_limit)
+        .with_cancellation_token(state.0.shutdown.child_token());
+    StreamableHttpService::new(
+        move || Ok(KimeraMcp::new(Source::Http(state.clone()))),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// `kimera mcp`: serves the tools on stdin/stdout until the client closes them, then
+/// lets the writer commit what is queued.
+pub async fn serve_stdio(engine: Arc<Engine>) -> Result<()> {
+    let service = KimeraMcp::local(engine.clone())
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| EngineError::Other(format!("MCP over stdio: {e}")))?;
+    let ended = service.waiting().await;
+    let e = engine.clone();
+    tokio::task::spawn_blocking(move || e.shutdown())
+        .await
+        .map_err(|e| EngineError::Other(e.to_string()))?;
+    ended
+        .map(|_| ())
+        .map_err(|e| EngineError::Other(format!("MCP over stdio: {e}")))
+}

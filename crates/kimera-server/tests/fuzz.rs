@@ -1,0 +1,166 @@
+//! Request bodies fuzzed with proptest, against a real server: whatever JSON (or not
+//! JSON) a client sends, the server never panics or fails (5xx); it answers 200 (202 for
+//! a run), or a
+//! clear 4xx with the `{"error": {"code", "message"}}` body — and for a value it cannot
+//! accept (422 `invalid_field`), the field named.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn server() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| TestServer::seeded(light_models(), &[demo_statements()], false, |_| {}))
+}
+
+/// Any JSON value, a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|i| json!(i)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,10}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A statement object with each field sometimes right, sometimes anything.
+fn statement() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![".{0,80}".prop_map(Value::String), any_json()],
+        prop::option::of(prop_oneof![
+            "[a-zA-Z-]{0,20}".prop_map(Value::String),
+            any_json()
+        ]),
+        prop::option::of(prop_oneof![".{0,30}".prop_map(Value::String), any_json()]),
+        prop::option::of(("[a-z]{1,8}", any_json())),
+    )
+        .prop_map(|(text, lang, id, extra)| {
+            let mut o = serde_json::Map::new();
+            o.insert("text".into(), text);
+            if let Some(l) = lang {
+                o.insert("lang".into(), l);
+            }
+            if let Some(i) = id {
+                o.insert("id".into(), i);
+            }
+            if let Some((k, v)) = extra {
+                o.insert(k, v);
+            }
+            Value::Object(o)
+        })
+}
+
+fn statements_body() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            prop::collection::vec(statement(), 0..4).prop_map(Value::Array),
+            any_json()
+        ],
+        prop::option::of(prop_oneof![any::<bool>().prop_map(Value::Bool), any_json()]),
+        prop::option::of(prop_oneof![
+            (0usize..200).prop_map(|k| json!(k)),
+            any_json()
+        ]),
+    )
+        .prop_map(|(st, check, k)| {
+            let mut o = serde_json::Map::new();
+            o.insert("statements".into(), st);
+            if let Some(c) = check {
+                o.insert("check".into(), c);
+            }
+            if let Some(k) = k {
+                o.insert("k".into(), k);
+            }
+            Value::Object(o)
+        })
+}
+
+fn check_body() -> impl Strategy<Value = Value> {
+    (
+        prop::option::of(prop_oneof![".{0,60}".prop_map(Value::String), any_json()]),
+        prop::option::of(prop_oneof![
+            prop::collection::vec(".{0,30}".prop_map(Value::String), 0..4).prop_map(Value::Array),
+            any_json()
+        ]),
+        prop::option::of(prop_oneof![
+            (0usize..200).prop_map(|k| json!(k)),
+            any_json()
+        ]),
+    )
+        .prop_map(|(text, texts, k)| {
+            let mut o = serde_json::Map::new();
+            for (name, v) in [("text", text), ("texts", texts), ("k", k)] {
+                if let Some(v) = v {
+                    o.insert(name.into(), v);
+                }
+            }
+            Value::Object(o)
+        })
+}
+
+/// The answer to `body` sent to `path` is 200 or a well-formed 4xx.
+fn answered_well(path: &str, body: &str) -> Result<(), TestCaseError> {
+    let r = client()
+        .post(server().url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
+    let status = r.status().as_u16();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    let ok = status == 200 || (status == 202 && path == "/v1/runs");
+    prop_assert!(
+        ok || (400..500).contains(&status),
+        "{path} {body} -> {status} {v}"
+    );
+    if !ok {
+        let e = &v["error"];
+        prop_assert!(e["code"].is_string(), "{status} {v}");
+        prop_assert!(
+            e["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{status} {v}"
+        );
+        if e["code"] == "invalid_field" {
+            let field = e["field"].as_str().unwrap_or("");
+            prop_assert!(!field.is_empty(), "{v}");
+            prop_assert!(e["message"].as_str().unwrap().contains(field), "{v}");
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn statement_bodies_get_200_or_a_clear_4xx(body in statements_body()) {
+        answered_well("/v1/statements", &body.to_string())?;
+    }
+
+    #[test]
+    fn check_bodies_get_200_or_a_clear_4xx(body in check_body()) {
+        answered_well("/v1/check", &body.to_string())?;
+    }
+
+    #[test]
+    fn any_json_or_bytes_get_200_or_a_clear_4xx(body in any_json(), junk in ".{0,40}") {
+        for path in ["/v1/statements", "/v1/check", "/v1/runs"] {
+            answered_well(path, &body.to_string())?;
+            answered_well(path, &junk)?;
+        }
+    }
+}

@@ -172,6 +172,19 @@ pub fn substitution(a: &str, b: &str) -> Option<&'static str> {
     }
     let v = kimera_reactor::LexicalDetector::default().judge(a, b, 1.0);
     let rule = v.evidence.get("rule").and_then(|r| r.as_str())?;
+    if rule == "entity_swap" && wa.first() == wb.first() {
+        // a name swapped after the subject conflicts where the statement says *where*
+        // or *whose* ("born in Warsaw" / "in Paris", "hangs in the Louvre"), not where it
+        // lists ("develops and supports Click" / "… Flask")
+        let start = wa.iter().zip(&wb).take_while(|(x, y)| x == y).count();
+        let before = &wa[start.saturating_sub(2)..start];
+        if !before
+            .iter()
+            .any(|w| ["in", "at", "from", "of", "on"].contains(&w.as_str()))
+        {
+            return None;
+        }
+    }
     ["antonym", "exclusive", "numbers", "entity_swap"]
         .into_iter()
         .find(|r| *r == rule)

@@ -18,7 +18,7 @@
 //! token_file = "tokens.txt"
 //!
 //! [run]
-//! detectors = "lexical,model"
+//! detectors = "model,graph"
 //! min_sim = 0.55
 //!
 //! [llm]                      # the LLM judge's settings (kimera judge)

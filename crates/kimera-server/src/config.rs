@@ -14,7 +14,7 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// The store (created if missing).
     pub db: PathBuf,
-    /// Detector cascade of checks and runs (`lexical,model`).
+    /// Detectors of checks and runs (`model`: the one decision per pair).
     pub detectors: String,
     /// Nearest stored statements examined per check unless a request says otherwise.
     pub k: usize,
@@ -45,13 +45,13 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The defaults, on the store at `db`: `127.0.0.1:7878`, `lexical,model`, k 10, 1 MiB
+    /// The defaults, on the store at `db`: `127.0.0.1:7878`, `model`, k 10, 1 MiB
     /// bodies, 30 s timeout, 64 queued writes, 512 statements per commit.
     pub fn new(db: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 7878)),
             db: db.into(),
-            detectors: "lexical,model".into(),
+            detectors: "model".into(),
             k: 10,
             max_k: 100,
             body_limit: 1024 * 1024,

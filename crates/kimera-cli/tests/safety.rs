@@ -493,7 +493,7 @@ fn an_installed_binary_needs_no_source_tree() {
         "head/meta.json",
         "cross/weights.safetensors",
         "cross/meta.json",
-        "cascade.json",
+        "decision.json",
     ] {
         assert_eq!(
             std::fs::read(det_dir.join(f)).unwrap(),

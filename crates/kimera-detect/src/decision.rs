@@ -385,8 +385,18 @@ fn fit_models(set: &[&OofPair], l2: f64, folds: usize) -> (Logistic, Logistic, f
             cleared_max = cleared_max.max(p1[i]);
         }
     }
-    let floor = caught_min * (1.0 - BAND_MARGIN);
-    let ceiling = cleared_max + (1.0 - cleared_max) * BAND_MARGIN;
+    let mut floor = caught_min * (1.0 - BAND_MARGIN);
+    let mut ceiling = cleared_max + (1.0 - cleared_max) * BAND_MARGIN;
+    if !y.iter().any(|&g| g) {
+        // no contradiction left for the models (the rules took them all): stage 1 says
+        // no to every pair
+        (floor, ceiling) = (1.0, 1.0);
+    } else if floor > ceiling {
+        // the extremes crossed (a tiny or perfectly separated set): no band, stage 1
+        // decides at the middle
+        let mid = (floor + ceiling) / 2.0;
+        (floor, ceiling) = (mid, mid);
+    }
     let m1 = Logistic::fit(STAGE1_FEATURES, &x1, &y, l2);
     let m2 = Logistic::fit(STAGE2_FEATURES, &x2, &y, l2);
     (m1, m2, threshold, floor, ceiling)

@@ -251,7 +251,9 @@ fn the_decision_is_fitted_on_out_of_fold_predictions_and_decides_as_documented()
             continue;
         }
         match kimera_detect::decision::rule_alone(p.a_text, p.b_text) {
-            Some(_) => assert!(v.contradiction && ["denial", "negation"].contains(&j.route)),
+            Some(_) => assert!(
+                v.contradiction && ["denial", "negation", "substitution"].contains(&j.route)
+            ),
             None => {
                 let h = det.head_classes(std::slice::from_ref(p)).unwrap()[0].unwrap();
                 let (q, stage1) = cfg.stage1(h, p.cosine);

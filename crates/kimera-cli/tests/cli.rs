@@ -282,7 +282,7 @@ fn demo_runs_end_to_end_and_finds_planted_contradictions() {
     assert_eq!(v["reactor"]["geoids"], 159);
     assert_eq!(v["labelled_contradictions"], 29);
     let found = v["labelled_contradictions_found"].as_u64().unwrap();
-    // measured 22 found and 0 flagged pairs not planted (weights/PROVENANCE.md); the
+    // measured 23 found and 0 flagged pairs not planted (docs/benchmarks.md); the
     // substitutions and negations among them are decided by rules, so this holds
     // across CPUs
     assert!(found >= 21, "planted contradictions found: {found}");

@@ -12,6 +12,14 @@ use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// Cases per property: `KIMERA_FUZZ_CASES`, else 96.
+fn fuzz_cases() -> u32 {
+    std::env::var("KIMERA_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(96)
+}
+
 fn server() -> &'static TestServer {
     static SERVER: OnceLock<TestServer> = OnceLock::new();
     SERVER.get_or_init(|| TestServer::seeded(light_models(), &[demo_statements()], false, |_| {}))
@@ -144,7 +152,8 @@ fn answered_well(path: &str, body: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases in CI; KIMERA_FUZZ_CASES=N for a long run
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn statement_bodies_get_200_or_a_clear_4xx(body in statements_body()) {

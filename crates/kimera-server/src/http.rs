@@ -168,7 +168,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+        // a key that is the empty string is named as JSON writes it, `""`
+        let path = match e.path().to_string() {
+            p if p.is_empty() => "\"\"".to_string(),
+            p => p,
+        };
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
@@ -758,4 +762,26 @@ pub fn router(state: AppState) -> axum::Router {
     app.layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(Ids::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::CheckIn;
+
+    #[test]
+    fn an_unknown_empty_key_is_named_as_json_writes_it() {
+        // found by examples/fuzz_bodies.rs: the field at fault was named as nothing
+        for body in [&br#"{"": 1}"#[..], br#"{"text": "x", "": 1}"#, br#"{"""#] {
+            let e = parse_json::<CheckIn>(body).unwrap_err();
+            if e.code == "invalid_field" {
+                assert_eq!(e.field.as_deref(), Some("\"\""), "{}", e.message);
+                assert!(e.message.contains("`\"\"`"), "{}", e.message);
+            } else {
+                assert_eq!(e.code, "malformed_json", "{}", e.message);
+            }
+        }
+        let e = parse_json::<CheckIn>(br#"{"txt": "x"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("txt"));
+    }
 }

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use kimera_core::{GeoidId, Scar};
@@ -170,7 +171,7 @@ pub fn run_sequential(
         .build()
         .map_err(|e| ReactorError::ThreadPool(e.to_string()))?;
     record(store, cfg, detectors, "sequential", 1, |store, stats| {
-        pool.install(|| cycle(store, cfg, detectors, progress, false, stats))
+        pool.install(|| cycle(store, cfg, detectors, progress, false, None, stats))
     })
 }
 
@@ -188,6 +189,29 @@ pub fn run_parallel(
     detectors: &[Box<dyn Detector>],
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunStats, ReactorError> {
+    run_parallel_cancellable(store, cfg, detectors, progress, None)
+}
+
+/// [`run`] that stops between chunks once `cancel` is set (Ctrl-C in the Python
+/// module): the chunks committed before stay, the run is recorded as failed with
+/// [`ReactorError::Cancelled`], and a rerun picks up where it stopped.
+pub fn run_cancellable(
+    store: &mut Store,
+    cfg: &RunConfig,
+    detectors: &[Box<dyn Detector>],
+    progress: &(dyn Fn(Progress) + Sync),
+    cancel: &AtomicBool,
+) -> Result<RunStats, ReactorError> {
+    run_parallel_cancellable(store, cfg, detectors, progress, Some(cancel))
+}
+
+fn run_parallel_cancellable(
+    store: &mut Store,
+    cfg: &RunConfig,
+    detectors: &[Box<dyn Detector>],
+    progress: &(dyn Fn(Progress) + Sync),
+    cancel: Option<&AtomicBool>,
+) -> Result<RunStats, ReactorError> {
     let workers = if cfg.workers == 0 {
         default_workers()
     } else {
@@ -204,7 +228,7 @@ pub fn run_parallel(
         detectors,
         "parallel",
         workers,
-        |store, stats| pool.install(|| cycle(store, cfg, detectors, progress, true, stats)),
+        |store, stats| pool.install(|| cycle(store, cfg, detectors, progress, true, cancel, stats)),
     )
 }
 
@@ -607,8 +631,16 @@ fn score(
             }
         })
         .collect();
+    scars_of(&inputs, detectors)
+}
+
+/// Scores pairs with every detector, in order; returns the scars, pair by pair and
+/// detector by detector. Pure: the same pairs always give the same scars (a detector's
+/// verdict on a pair never depends on the rest of the batch), which is what lets a
+/// distributed run score batches anywhere and still write what `kimera run` writes.
+pub fn scars_of(inputs: &[PairInput<'_>], detectors: &[Box<dyn Detector>]) -> Vec<Scar> {
     let verdicts: Vec<Vec<crate::Verdict>> =
-        detectors.iter().map(|d| d.score_batch(&inputs)).collect();
+        detectors.iter().map(|d| d.score_batch(inputs)).collect();
     let mut out = Vec::new();
     for (i, p) in inputs.iter().enumerate() {
         for (d, v) in detectors.iter().zip(&verdicts) {
@@ -627,6 +659,85 @@ fn score(
     out
 }
 
+/// What a cycle reads before it picks candidates — the geoids with a vector (in `seq`
+/// order, unit vectors) and the weights of the scars stored before the run — held for a
+/// cycle whose phases run elsewhere (`kimera.ray`: the driver loads a snapshot, workers
+/// search and score its pieces, the driver writes the scars). Geoid `i` is the `i`-th
+/// geoid with a vector, as in a cycle.
+#[derive(Debug)]
+pub struct Snapshot {
+    loaded: Loaded,
+    scars: ScarIndex,
+    /// `geoids`, `vectors`, `missing_vectors` and `load_ms` of the run, as a cycle fills them.
+    pub stats: RunStats,
+}
+
+impl Snapshot {
+    /// Loads the geoids and vectors of `cfg.model_id` and the stored scars, as a cycle does.
+    pub fn load(store: &Store, cfg: &RunConfig) -> Result<Snapshot, ReactorError> {
+        let t = Instant::now();
+        let mut stats = RunStats::default();
+        let loaded = load(store, cfg, &|_| {}, &mut stats)?;
+        let scars = ScarIndex::load(store, &loaded.ids)?;
+        stats.load_ms = t.elapsed().as_millis() as u64;
+        Ok(Snapshot {
+            loaded,
+            scars,
+            stats,
+        })
+    }
+
+    /// Geoids with a vector.
+    pub fn len(&self) -> usize {
+        self.loaded.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The vectors (unit length, geoid `i` at row `i`).
+    pub fn table(&self) -> &VectorTable {
+        &self.loaded.table
+    }
+
+    pub fn id(&self, i: u32) -> &str {
+        self.loaded.ids.get(i)
+    }
+
+    pub fn text(&self, i: u32) -> &str {
+        self.loaded.texts.get(i)
+    }
+
+    pub fn lang(&self, i: u32) -> &str {
+        self.loaded.langs.get(i)
+    }
+
+    /// Mean weight of the stored scars touching `a` or `b` (resonance is
+    /// `cosine · (1 − mean)`).
+    pub fn scar_mean(&self, a: u32, b: u32) -> f32 {
+        self.scars.mean(a, b)
+    }
+
+    /// The candidate pairs of a `random` or `pairs` pairing (cheap: the driver computes
+    /// them); `ann` is searched in pieces ([`knn::search_list`]) and is refused here.
+    pub fn fixed_pairs(
+        &mut self,
+        store: &Store,
+        cfg: &RunConfig,
+    ) -> Result<Vec<(u32, u32)>, ReactorError> {
+        if cfg.pairing == Pairing::Ann {
+            return Err(ReactorError::InvalidConfig(
+                "the ann pairing is searched list by list, not here".into(),
+            ));
+        }
+        let mut stats = std::mem::take(&mut self.stats);
+        let out = candidates(store, cfg, &mut self.loaded, false, &mut stats);
+        self.stats = stats;
+        out
+    }
+}
+
 /// The shared body of both cycles.
 fn cycle(
     store: &mut Store,
@@ -634,6 +745,7 @@ fn cycle(
     detectors: &[Box<dyn Detector>],
     progress: &(dyn Fn(Progress) + Sync),
     parallel: bool,
+    cancel: Option<&AtomicBool>,
     stats: &mut RunStats,
 ) -> Result<(), ReactorError> {
     let t = Instant::now();
@@ -655,6 +767,9 @@ fn cycle(
     let mut by_detector: Vec<u64> = vec![0; detectors.len()];
     let workers = rayon::current_num_threads().max(1);
     for (ci, chunk) in pairs.chunks(cfg.chunk).enumerate() {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(ReactorError::Cancelled);
+        }
         let scars: Vec<Scar> = if parallel {
             chunk
                 .par_chunks(sub_chunk(cfg.chunk, chunk.len(), workers))

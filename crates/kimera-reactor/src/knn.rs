@@ -38,6 +38,10 @@ const WAVE_ROWS: usize = 1 << 16;
 const WAVE_PROBES: usize = 1 << 18;
 /// Seed of the k-means sample: fixed, so the index is the same on every run.
 const KMEANS_SEED: u64 = 0x6b69_6d65_7261;
+/// Vectors per block when vectors are assigned to their lists: a distributed [`probe`]
+/// cuts the vectors at multiples of this, so its blocks (and products) are the ones
+/// [`search`] computes.
+pub const PROBE_BLOCK: usize = 2 * QUERY_TILE;
 
 /// Dot product with 8 independent lanes summed in a fixed order: the cosine of a scored
 /// pair (vectors are unit length). Not used to rank candidates — products do that.
@@ -126,6 +130,19 @@ impl VectorTable {
                 row.iter_mut().for_each(|x| *x /= n);
             }
         }
+        let n = data.len() / dim;
+        VectorTable {
+            dim,
+            data,
+            row_of: (0..n as u32).collect(),
+            index_of: (0..n as u32).collect(),
+        }
+    }
+
+    /// Takes `n × dim` row-major vectors that are unit length already (rows of another
+    /// table), unchanged: normalising them again could move their last bits.
+    pub fn from_unit(data: Vec<f32>, dim: usize) -> Self {
+        assert!(dim > 0 && data.len() % dim == 0, "ragged vector table");
         let n = data.len() / dim;
         VectorTable {
             dim,
@@ -362,6 +379,123 @@ pub fn plan(n: usize, p: &KnnParams) -> (usize, usize) {
         p.nprobe.clamp(1, nlist)
     };
     (nlist, nprobe)
+}
+
+/// The `nlist × dim` unit centroids [`search`] fits for `nlist` lists (spherical k-means
+/// on a seeded sample): the first step of a search cut into pieces (a distributed run).
+pub fn fit_centroids(
+    table: &VectorTable,
+    nlist: usize,
+    parallel: bool,
+) -> Result<Vec<f32>, ReactorError> {
+    kmeans(table, nlist, parallel)
+}
+
+/// The `nprobe` lists each vector of `table` searches, best first (the first is the list
+/// it belongs to), flat: `len × nprobe`. The vectors are cut into blocks of
+/// [`PROBE_BLOCK`]: a caller that splits a table must split it at multiples of it to get
+/// what [`search`] gets.
+pub fn probe(
+    table: &VectorTable,
+    centroids: &[f32],
+    nprobe: usize,
+    parallel: bool,
+) -> Result<Vec<u32>, ReactorError> {
+    let ids: Vec<u32> = (0..table.len() as u32).collect();
+    let cm = matrix(centroids.to_vec(), table.dim)?;
+    nearest_lists(table, &ids, &cm, nprobe, parallel)
+}
+
+/// Searches one IVF list: for each query (ascending ids, vectors back to back) the best
+/// `k` of the list's rows (ascending ids, vectors back to back), cosine ≥ `floor`, the
+/// query itself left out. The products are cut as [`search`] cuts them (segments of
+/// [`SEGMENT`] rows from the list's start, tiles of [`QUERY_TILE`] queries), so the
+/// scores are bit for bit the ones it sees; merging every list's result with
+/// [`Merge`] gives its neighbours.
+#[allow(clippy::too_many_arguments)]
+pub fn search_list(
+    rows: &[f32],
+    row_ids: &[u32],
+    queries: &[f32],
+    query_ids: &[u32],
+    dim: usize,
+    k: usize,
+    floor: f32,
+    parallel: bool,
+) -> Result<Vec<Vec<(u32, f32)>>, ReactorError> {
+    let (nr, nq) = (row_ids.len(), query_ids.len());
+    if rows.len() != nr * dim || queries.len() != nq * dim {
+        return Err(ReactorError::InvalidConfig(format!(
+            "search_list: {} row values for {nr} rows and {} query values for {nq} queries of {dim} dimensions",
+            rows.len(),
+            queries.len()
+        )));
+    }
+    let mut tasks: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for r0 in (0..nr).step_by(SEGMENT) {
+        for q0 in (0..nq).step_by(QUERY_TILE) {
+            tasks.push((r0, (r0 + SEGMENT).min(nr), q0, (q0 + QUERY_TILE).min(nq)));
+        }
+    }
+    let parts = map_items(&tasks, parallel, |&(r0, r1, q0, q1)| {
+        let seg = matrix(rows[r0 * dim..r1 * dim].to_vec(), dim)?;
+        let scores = products(&matrix(queries[q0 * dim..q1 * dim].to_vec(), dim)?, &seg)?;
+        let best: Vec<Vec<(u32, f32)>> = query_ids[q0..q1]
+            .iter()
+            .zip(scores.chunks_exact(r1 - r0))
+            .map(|(&q, row)| {
+                let mut top = TopK::new(k, floor);
+                for (&idx, &x) in row_ids[r0..r1].iter().zip(row) {
+                    if idx != q {
+                        top.push(idx, x);
+                    }
+                }
+                top.items
+            })
+            .collect();
+        Ok::<_, ReactorError>(best)
+    });
+    let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k, floor)).collect();
+    for (&(_, _, q0, _), part) in tasks.iter().zip(parts) {
+        for (j, best) in part?.into_iter().enumerate() {
+            for (idx, x) in best {
+                tops[q0 + j].push(idx, x);
+            }
+        }
+    }
+    Ok(tops.into_iter().map(|t| t.items).collect())
+}
+
+/// Merges partial neighbour lists (one per list a query probed, in any order) into each
+/// query's top-k: the total order (score desc, index asc) makes the order irrelevant.
+#[derive(Debug)]
+pub struct Merge {
+    tops: Vec<TopK>,
+}
+
+impl Merge {
+    pub fn new(n: usize, k: usize, floor: f32) -> Self {
+        Merge {
+            tops: (0..n).map(|_| TopK::new(k, floor)).collect(),
+        }
+    }
+
+    /// Adds candidates for query `q`; a query outside `0..n` is an error.
+    pub fn add(&mut self, q: u32, items: &[(u32, f32)]) -> Result<(), ReactorError> {
+        let top = self.tops.get_mut(q as usize).ok_or_else(|| {
+            ReactorError::InvalidConfig(format!("merge: query {q} is not among the vectors"))
+        })?;
+        for &(idx, x) in items {
+            top.push(idx, x);
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Neighbours {
+        Neighbours {
+            lists: self.tops.into_iter().map(|t| t.items).collect(),
+        }
+    }
 }
 
 /// Finds each vector's top-k neighbours (cosine ≥ floor). Reorders `table` into list
@@ -611,6 +745,72 @@ mod tests {
         let r = recall(&exact, &ivf);
         assert!(r > 0.9 && r <= 1.0, "recall {r}");
         assert!(ivf.lists.iter().all(|l| l.iter().all(|&(_, s)| s >= 0.1)));
+    }
+
+    /// `search` cut the way a distributed run cuts it: centroids once, the vectors
+    /// probed in parts, each list searched alone, the lists merged.
+    fn search_in_pieces(data: &[f32], dim: usize, p: &KnnParams) -> Neighbours {
+        let t = VectorTable::new(data.to_vec(), dim);
+        let n = t.len();
+        let (nlist, nprobe) = plan(n, p);
+        let probes = if nlist == 1 {
+            vec![0; n]
+        } else {
+            let c = fit_centroids(&t, nlist, false).unwrap();
+            let mut out = Vec::new();
+            for start in (0..n).step_by(2 * PROBE_BLOCK) {
+                let ids: Vec<u32> =
+                    (start as u32..(start + 2 * PROBE_BLOCK).min(n) as u32).collect();
+                let sub = VectorTable::from_unit(gather(&t, &ids), dim);
+                out.extend(probe(&sub, &c, nprobe, true).unwrap());
+            }
+            out
+        };
+        let mut merge = Merge::new(n, p.k, p.floor);
+        // the lists in reverse: the merge order does not matter
+        for l in (0..nlist as u32).rev() {
+            let members: Vec<u32> = (0..n as u32)
+                .filter(|&i| probes[i as usize * nprobe] == l)
+                .collect();
+            let queries: Vec<u32> = (0..n as u32)
+                .filter(|&i| probes[i as usize * nprobe..(i as usize + 1) * nprobe].contains(&l))
+                .collect();
+            let found = search_list(
+                &gather(&t, &members),
+                &members,
+                &gather(&t, &queries),
+                &queries,
+                dim,
+                p.k,
+                p.floor,
+                l % 2 == 0,
+            )
+            .unwrap();
+            for (&q, best) in queries.iter().zip(found) {
+                merge.add(q, &best).unwrap();
+            }
+        }
+        merge.finish()
+    }
+
+    #[test]
+    fn search_cut_into_lists_and_merged_is_search() {
+        let dim = 16;
+        let data = synth::clustered_vectors(SEGMENT + 700, dim, 40, 0.5, 5);
+        for (exact_max, nlist, nprobe) in [(usize::MAX, 0, 1), (0, 7, 3), (0, 0, 8)] {
+            let p = KnnParams {
+                k: 6,
+                floor: 0.2,
+                exact_max,
+                nlist,
+                nprobe,
+            };
+            let whole = search(&mut VectorTable::new(data.clone(), dim), &p, true).unwrap();
+            assert!(whole.lists.iter().any(|l| !l.is_empty()));
+            assert_eq!(search_in_pieces(&data, dim, &p), whole, "{p:?}");
+        }
+        let mut m = Merge::new(2, 3, 0.0);
+        assert!(m.add(2, &[(0, 1.0)]).is_err());
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub mod knn;
 pub mod synth;
 
 pub use cycle::{
-    Pairing, Progress, RunConfig, RunStats, default_workers, peak_rss_mb, run, run_parallel,
-    run_sequential, sub_chunk,
+    Pairing, Progress, RunConfig, RunStats, Snapshot, default_workers, peak_rss_mb, run,
+    run_cancellable, run_parallel, run_sequential, scars_of, sub_chunk,
 };
 pub use detect::{
     BaselineDetector, DETECTOR_NAMES, Detector, LexicalDetector, PairInput, Verdict,
@@ -77,6 +77,8 @@ pub enum ReactorError {
     InvalidConfig(String),
     #[error("matrix product failed: {0}")]
     Matmul(#[from] candle_core::Error),
+    #[error("interrupted: the chunks scored before were kept; run again to finish")]
+    Cancelled,
     #[error("cannot start the worker pool: {0}")]
     ThreadPool(String),
 }

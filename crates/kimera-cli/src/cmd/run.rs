@@ -48,6 +48,54 @@ pub struct RunArgs {
     /// IVF lists probed per statement: more is slower and finds more true neighbours.
     #[arg(long, default_value_t = KnnParams::default().nprobe)]
     pub nprobe: usize,
+    /// Where the cycle runs: local (this process) or ray (a Ray cluster, through the
+    /// Python package: `python -m kimera.ray`; same scars). With ray, --workers is the
+    /// number of detector actors.
+    #[arg(long, default_value = "local", value_parser = ["local", "ray"])]
+    pub engine: String,
+    /// The Ray cluster for --engine ray: auto (the one `ray start` began here), local
+    /// (a new one in-process) or an address (host:6379, ray://host:10001).
+    #[arg(long, default_value = "auto", requires = "engine")]
+    pub ray_address: String,
+}
+
+/// `--engine ray`: the same run through `python -m kimera.ray` (the interpreter is
+/// $KIMERA_PYTHON, else python3), which prints the stats; its exit status is ours.
+fn run_on_ray(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let python = std::env::var("KIMERA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut cmd = std::process::Command::new(&python);
+    cmd.args(["-m", "kimera.ray", "--db"])
+        .arg(&g.db)
+        .args(["--address", &a.ray_address, "--detectors", &a.detectors])
+        .args(["--pairing", a.pairing.as_str()])
+        .args(["--k", &a.k.to_string(), "--min-sim", &a.min_sim.to_string()])
+        .args([
+            "--seed",
+            &a.seed.to_string(),
+            "--chunk",
+            &a.chunk.to_string(),
+        ])
+        .args(["--exact-max", &a.exact_max.to_string()])
+        .args(["--nprobe", &a.nprobe.to_string()]);
+    if let Some(m) = &a.model_id {
+        cmd.args(["--model-id", m]);
+    }
+    if let Some(w) = a.workers {
+        cmd.args(["--actors", &w.to_string()]);
+    }
+    if g.json {
+        cmd.arg("--json");
+    }
+    let status = cmd.status().with_context(|| {
+        format!(
+            "starting {python} -m kimera.ray (install the Python package: pip install ./crates/kimera-py ray; or set KIMERA_PYTHON)"
+        )
+    })?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => bail!("{python} -m kimera.ray was killed by a signal"),
+    })
 }
 
 /// The model whose vectors to read: the one asked for, or the only one stored.
@@ -101,6 +149,9 @@ pub fn config(a: &RunArgs, store: &Store, g: &Global) -> anyhow::Result<RunConfi
 }
 
 pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    if a.engine == "ray" {
+        return run_on_ray(a, g);
+    }
     let mut store = Store::open(&g.db)?;
     let detectors = crate::cmd::detectors_on(&a.detectors, &store)?;
     let cfg = config(a, &store, g)?;

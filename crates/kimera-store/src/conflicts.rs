@@ -235,6 +235,8 @@ pub struct ConflictRow {
     pub note: Option<String>,
     pub inputs: Option<serde_json::Value>,
     pub created_at: i64,
+    /// Language of statement A.
+    pub lang: String,
     /// Strongest first.
     pub verdicts: Vec<Verdict>,
 }
@@ -331,7 +333,7 @@ pub struct Settle {
 
 const CONFLICT_SELECT: &str = "SELECT c.id, c.a, c.b, ga.text, gb.text, ga.source, gb.source,
         c.kind, c.score, c.status, c.resolution, c.decided_by, c.decided_at, c.note,
-        c.inputs, c.created_at
+        c.inputs, c.created_at, ga.lang
      FROM conflicts c JOIN geoids ga ON ga.id = c.a JOIN geoids gb ON gb.id = c.b";
 
 fn conflict_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConflictRow> {
@@ -353,6 +355,7 @@ fn conflict_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConflictRow> {
         note: r.get(13)?,
         inputs: inputs.map(|s| serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))),
         created_at: r.get(15)?,
+        lang: r.get(16)?,
         verdicts: Vec::new(),
     })
 }

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// IVF lists probed per statement: more is slower and finds more true neighbours.
     #[arg(long, default_value_t = KnnParams::default().nprobe)]
     pub nprobe: usize,
+    /// Read the store as it was at TIME (superseded statements included): a date
+    /// (2024-03-01), a date and time (UTC unless an offset is given) or epoch seconds.
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::parse_as_of)]
+    pub as_of: Option<i64>,
 }
 
 /// The model whose vectors to read: the one asked for, or the only one stored.
@@ -97,6 +101,7 @@ pub fn config(a: &RunArgs, store: &Store, g: &Global) -> anyhow::Result<RunConfi
         chunk: a.chunk,
         workers: a.workers.unwrap_or(0),
         args: std::env::args().skip(1).collect(),
+        visibility: crate::cmd::visibility(a.as_of),
     })
 }
 

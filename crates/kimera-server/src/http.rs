@@ -71,6 +71,11 @@ impl AppState {
         }))
     }
 
+    /// The server's configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.cfg
+    }
+
     /// Makes the server ready.
     pub fn set_engine(&self, engine: Arc<Engine>) {
         let _ = self.0.engine.set(engine);
@@ -254,13 +259,10 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteAccess {
     }
 }
 
-/// The bearer token of a request, if it sent one.
+/// The token of a request, if it sent one: `Authorization: Bearer`, else the review
+/// page's cookie (see [`crate::review`]).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    crate::review::presented_token(headers)
 }
 
 /// Access: with tokens configured, a valid bearer token is required (401) and its scope
@@ -824,6 +826,7 @@ pub fn router(state: AppState) -> axum::Router {
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
     );
     let mut app = app
+        .merge(crate::review::router(state.clone()))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(cfg.body_limit));

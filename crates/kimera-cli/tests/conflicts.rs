@@ -458,3 +458,31 @@ fn superseded_statements_leave_check_and_similar_until_as_of_or_undo() {
     assert!(similar(&[]).contains(&g[1].text));
     assert!(checked(&[]).contains(&g[1].text));
 }
+
+#[test]
+fn the_store_s_strategy_comes_from_kimera_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let g = store(&db);
+    let cfg = dir.path().join("kimera.toml");
+    std::fs::write(
+        &cfg,
+        "[resolve]\nstrategy = \"source\"\nsource_weight = [\"new.csv=0.9\", \"old.csv=0.2\"]\n",
+    )
+    .unwrap();
+    let r = json_of(
+        kimera(&db)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--json", "resolve", "--auto"]),
+    );
+    assert_eq!(r["strategy"], "source");
+    // every conflict has one statement from each file: all three settled for new.csv
+    assert_eq!(r["resolved"], 3, "{r:#}");
+    let all = json_of(kimera(&db).args(["--json", "conflicts", "--status", "all"]));
+    let bridge = find(&all, &g[0], &g[1]);
+    assert_eq!(
+        bridge["resolution"],
+        format!("keep_{}", keep_for(bridge, &g[1]))
+    );
+}

@@ -39,8 +39,8 @@ pub struct ResolveArgs {
     pub min_score: f64,
     /// Strategy source: SOURCE=WEIGHT, repeatable (a file, a folder ending in `/`, a
     /// file name, `api`); the higher weight wins.
-    #[arg(long = "source-weight", value_name = "SOURCE=WEIGHT")]
-    pub source_weights: Vec<String>,
+    #[arg(long, value_name = "SOURCE=WEIGHT")]
+    pub source_weight: Vec<String>,
     /// Strategy source: the weight of sources no --source-weight names.
     #[arg(long, default_value_t = 1.0)]
     pub default_weight: f64,
@@ -64,7 +64,7 @@ impl ResolveArgs {
     /// The strategy and its parameters as the flags (or kimera.toml) give them.
     pub fn strategy_config(&self) -> anyhow::Result<StrategyConfig> {
         let mut weights = BTreeMap::new();
-        for w in &self.source_weights {
+        for w in &self.source_weight {
             let (k, v) = w
                 .rsplit_once('=')
                 .with_context(|| format!("--source-weight {w:?}: expected SOURCE=WEIGHT"))?;

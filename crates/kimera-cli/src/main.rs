@@ -157,6 +157,22 @@ pub enum Command {
     ///
     /// Example: kimera scars --limit 10 --json
     Scars(cmd::scars::ScarsArgs),
+    /// List the conflicts: one row per contradicting pair with every detector's verdict
+    /// merged, its type, and whether it was settled (`kimera scars` keeps the per-detector
+    /// view).
+    ///
+    /// Example: kimera conflicts --status open --type number
+    Conflicts(cmd::conflicts::ConflictsArgs),
+    /// Settle a conflict (keep a, keep b, both valid, not a contradiction), or every open
+    /// one by a strategy with --auto. Settling never deletes: the losing statement is
+    /// superseded, left out of default reads, and back with --as-of or `kimera undo`.
+    ///
+    /// Example: kimera resolve 12 --keep b --note "2024 survey" ; kimera resolve --auto --strategy recency --dry-run
+    Resolve(cmd::resolve::ResolveArgs),
+    /// Undo a conflict's resolution: open again, its superseded statement current again.
+    ///
+    /// Example: kimera undo 12
+    Undo(cmd::resolve::UndoArgs),
     /// Ask an OpenAI-compatible LLM whether statements contradict: one pair, or every pair
     /// of a labelled file with --async N calls in flight, retries, and a response cache.
     ///
@@ -267,6 +283,9 @@ fn try_main(parsed: Parsed) -> anyhow::Result<ExitCode> {
         Command::Related(a) => cmd::related::run(a, g),
         Command::Run(a) => cmd::run::run(a, g),
         Command::Scars(a) => cmd::scars::run(a, g),
+        Command::Conflicts(a) => cmd::conflicts::run(a, g),
+        Command::Resolve(a) => cmd::resolve::run(a, g),
+        Command::Undo(a) => cmd::resolve::run_undo(a, g),
         Command::Judge(a) => cmd::judge::run(a, g),
         Command::Serve(a) => cmd::serve::run(a, g),
         Command::Mcp(a) => cmd::serve::run_mcp(a, g),

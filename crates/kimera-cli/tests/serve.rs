@@ -338,7 +338,11 @@ fn kimera_mcp_over_stdio_answers_an_rmcp_client() {
             "kimera"
         );
         let tools = client.list_all_tools().await.unwrap();
-        assert_eq!(tools.len(), 5);
+        assert_eq!(
+            tools.len(),
+            7,
+            "remember, check, recall, scars, concept, conflicts, resolve"
+        );
         let args = json!({"text": "Paris is not the capital of France."});
         let r = client
             .call_tool(

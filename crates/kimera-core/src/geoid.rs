@@ -115,8 +115,17 @@ pub struct Geoid {
     pub external_id: Option<String>,
     /// A label field kept from the input (e.g. `label_contradict_id`).
     pub label: Option<String>,
-    /// Seconds since the Unix epoch.
+    /// Seconds since the Unix epoch: when the statement was recorded (the store's
+    /// `recorded_at`).
     pub created_at: i64,
+    /// Since when the statement holds (seconds since the epoch), when the input said:
+    /// the `recency` strategy prefers it to `created_at`, and two statements whose
+    /// validity intervals do not overlap are both valid (at different times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<i64>,
+    /// Until when the statement holds (exclusive), when the input said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<i64>,
     /// [`dedupe_key`] of `text` and `lang`, computed once at construction (a bulk
     /// ingest computes it on the parsing thread, not the writing one). Call
     /// [`Geoid::rekey`] after changing `text` or `lang`.
@@ -143,6 +152,8 @@ impl Geoid {
             external_id: None,
             label: None,
             created_at: unix_now(),
+            valid_from: None,
+            valid_to: None,
         }
     }
 
@@ -157,6 +168,13 @@ impl Geoid {
         let external = external.into();
         self.id = GeoidId(external.clone());
         self.external_id = Some(external);
+        self
+    }
+
+    /// Sets when the statement holds (`valid_from`, `valid_to`; seconds since the epoch).
+    pub fn with_validity(mut self, from: Option<i64>, to: Option<i64>) -> Self {
+        self.valid_from = from;
+        self.valid_to = to;
         self
     }
 

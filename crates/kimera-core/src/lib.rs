@@ -17,12 +17,15 @@
 
 mod geoid;
 mod resonance;
+pub mod settle;
+mod time;
 mod vector;
 
 pub use geoid::{
     Geoid, GeoidId, GoldLabel, Pair, Scar, Source, dedupe_key, normalise_text, text_hash, unix_now,
 };
 pub use resonance::{ScarWeights, resonance};
+pub use time::{format_time, parse_time};
 pub use vector::{cosine, dot, l2_normalise};
 
 /// `s` made safe to show on a terminal: control characters (a binary file's bytes,

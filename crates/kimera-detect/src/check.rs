@@ -6,9 +6,11 @@
 //! [`check_vectors`] is the one path all of them take; [`Checker`] wraps it for a store
 //! whose vectors are loaded once (the CLI), the server calls it with its own live index.
 
+use std::collections::HashSet;
+
 use kimera_embed::{Encoder, VectorIndex};
 use kimera_reactor::{Detector, PairInput};
-use kimera_store::Store;
+use kimera_store::{Store, Visibility};
 use serde::Serialize;
 
 use crate::Result;
@@ -55,6 +57,10 @@ pub struct Query<'a> {
     pub exclude: Option<&'a str>,
     /// Candidates outside the index, ranked with the index's rows (ties go to the index).
     pub also: &'a [Candidate<'a>],
+    /// Stored ids this read must not see (superseded statements, or with `as_of` the
+    /// statements of another time): an index loaded with every statement serves every
+    /// read time this way.
+    pub hidden: Option<&'a HashSet<String>>,
 }
 
 impl<'a> Query<'a> {
@@ -66,6 +72,7 @@ impl<'a> Query<'a> {
             vector,
             exclude: None,
             also: &[],
+            hidden: None,
         }
     }
 }
@@ -87,14 +94,16 @@ fn neighbours<'a>(
     q: &Query<'a>,
     k: usize,
 ) -> Result<Vec<Neighbour<'a>>> {
-    let want = k + usize::from(q.exclude.is_some());
+    // ask for as many more as could be left out, so that k remain
+    let want = k + usize::from(q.exclude.is_some()) + q.hidden.map_or(0, HashSet::len);
     let rows = index
         .nearest(q.vector, want)
         .map_err(crate::DetectError::Embed)?;
+    let hidden = |id: &str| q.hidden.is_some_and(|h| h.contains(id));
     // (cosine, rank among equals: index rows first in row order, then `also` in order)
     let mut ranked: Vec<(f32, usize, Option<usize>, Option<&Candidate<'a>>)> = rows
         .into_iter()
-        .filter(|&(row, _)| Some(index.id(row)) != q.exclude)
+        .filter(|&(row, _)| Some(index.id(row)) != q.exclude && !hidden(index.id(row)))
         .map(|(row, cosine)| (cosine, row, Some(row), None))
         .collect();
     for (i, c) in q.also.iter().enumerate() {
@@ -211,7 +220,8 @@ pub fn check_vectors(
 }
 
 /// Embeds `texts` (all in language `lang`) and checks them with [`check_vectors`]: what
-/// `kimera check` does for each statement it is given.
+/// `kimera check` does for each statement it is given. `hidden`: see [`Query::hidden`].
+#[allow(clippy::too_many_arguments)]
 pub fn check_texts(
     index: &VectorIndex,
     store: &Store,
@@ -220,6 +230,7 @@ pub fn check_texts(
     texts: &[&str],
     lang: &str,
     k: usize,
+    hidden: Option<&HashSet<String>>,
 ) -> Result<Vec<CheckReport>> {
     if index.is_empty() || texts.is_empty() {
         return Ok(texts
@@ -241,7 +252,10 @@ pub fn check_texts(
     let queries: Vec<Query<'_>> = texts
         .iter()
         .zip(&vectors)
-        .map(|(t, v)| Query::new(t, lang, v))
+        .map(|(t, v)| Query {
+            hidden,
+            ..Query::new(t, lang, v)
+        })
         .collect();
     check_vectors(index, store, detectors, &queries, k)
 }
@@ -267,9 +281,15 @@ impl std::fmt::Debug for Checker<'_> {
 }
 
 impl<'a> Checker<'a> {
-    /// Loads the vectors the store holds for `enc`'s model.
+    /// Loads the vectors the store holds for `enc`'s model, of current statements
+    /// (superseded ones are left out).
     pub fn new(store: &'a Store, enc: &'a dyn Encoder) -> Result<Checker<'a>> {
-        let index = VectorIndex::load(store, enc.model_id())?;
+        Self::at(store, enc, Visibility::Current)
+    }
+
+    /// [`Checker::new`] over the statements visible to `v` (`AsOf`: the store as it was).
+    pub fn at(store: &'a Store, enc: &'a dyn Encoder, v: Visibility) -> Result<Checker<'a>> {
+        let index = VectorIndex::load_at(store, enc.model_id(), v)?;
         Ok(Checker { store, enc, index })
     }
 
@@ -299,6 +319,7 @@ impl<'a> Checker<'a> {
             &[text],
             lang,
             k,
+            None,
         )?
         .pop()
         .ok_or_else(|| crate::DetectError::Model("no report for the statement".into()))
@@ -362,10 +383,11 @@ mod tests {
         let index = VectorIndex::load(&store, enc.model_id()).unwrap();
         let detectors: Vec<Box<dyn Detector>> = vec![Box::new(LexicalDetector::default())];
         let texts = ["Fire is cold.", "The sky is not blue.", "Paris is lovely."];
-        let together = check_texts(&index, &store, &enc, &detectors, &texts, "en", 3).unwrap();
+        let together =
+            check_texts(&index, &store, &enc, &detectors, &texts, "en", 3, None).unwrap();
         assert_eq!(together.len(), 3);
         for (t, r) in texts.iter().zip(&together) {
-            let alone = check_texts(&index, &store, &enc, &detectors, &[t], "en", 3).unwrap();
+            let alone = check_texts(&index, &store, &enc, &detectors, &[t], "en", 3, None).unwrap();
             assert_eq!(summary(r), summary(&alone[0]), "{t}");
         }
         assert!(
@@ -378,6 +400,81 @@ mod tests {
         let checker = Checker::new(&store, &enc).unwrap();
         let one = checker.check(&detectors, texts[1], "en", 3).unwrap();
         assert_eq!(summary(&one), summary(&together[1]));
+    }
+
+    #[test]
+    fn a_superseded_statement_is_not_found_until_the_read_looks_back_or_it_is_undone() {
+        let (mut store, enc) = store();
+        let detectors: Vec<Box<dyn Detector>> = vec![Box::new(LexicalDetector::default())];
+        let blue = Geoid::new("The sky is blue.", "en", Source::Api).id;
+        let green = Geoid::new("The sky is green.", "en", Source::Api).id;
+        let finds_blue = |r: &CheckReport| r.contradictions.iter().any(|h| h.id == blue.0);
+        let query = "The sky is not blue.";
+        assert!(finds_blue(
+            &Checker::new(&store, &enc)
+                .unwrap()
+                .check(&detectors, query, "en", 3)
+                .unwrap()
+        ));
+        // "blue" loses a conflict with "green" at time t
+        let scar = kimera_core::Scar::new(
+            blue.clone(),
+            green.clone(),
+            0.9,
+            "lexical",
+            serde_json::json!({"rule": "exclusive"}),
+        );
+        store.insert_scars(&[scar], None).unwrap();
+        let c = store
+            .conflicts(&kimera_store::ConflictFilter::open())
+            .unwrap()
+            .remove(0);
+        let keep_green = if c.a == green {
+            kimera_core::settle::Resolution::KeepA
+        } else {
+            kimera_core::settle::Resolution::KeepB
+        };
+        let t = kimera_core::unix_now() + 100;
+        store
+            .resolve_conflict(c.id, keep_green, "user", None, None, t)
+            .unwrap();
+        // the CLI's loaded index leaves it out...
+        let now = Checker::new(&store, &enc).unwrap();
+        assert_eq!(now.len(), STORED.len() - 1);
+        assert!(!finds_blue(&now.check(&detectors, query, "en", 3).unwrap()));
+        // ...the past sees it...
+        let then = Checker::at(&store, &enc, Visibility::AsOf(t - 1)).unwrap();
+        assert!(finds_blue(&then.check(&detectors, query, "en", 3).unwrap()));
+        // ...and a server's full index hides it per read, still examining k others
+        let all = VectorIndex::load_at(&store, enc.model_id(), Visibility::Everything).unwrap();
+        let hidden = store.hidden_ids(Visibility::Current).unwrap();
+        let r = check_texts(
+            &all,
+            &store,
+            &enc,
+            &detectors,
+            &[query],
+            "en",
+            3,
+            Some(&hidden),
+        )
+        .unwrap();
+        assert_eq!(r[0].examined, 3);
+        assert!(!finds_blue(&r[0]));
+        let r = check_texts(&all, &store, &enc, &detectors, &[query], "en", 3, None).unwrap();
+        assert!(finds_blue(&r[0]));
+        // similar (nearest) likewise
+        let near = |v| kimera_embed::nearest_at(&store, &enc, "The sky is blue.", 6, v).unwrap();
+        assert!(!near(Visibility::Current).iter().any(|n| n.id == blue.0));
+        assert!(near(Visibility::AsOf(t - 1)).iter().any(|n| n.id == blue.0));
+        // undo brings it back
+        store.undo_conflict(c.id, "user", t + 1).unwrap();
+        assert!(finds_blue(
+            &Checker::new(&store, &enc)
+                .unwrap()
+                .check(&detectors, query, "en", 3)
+                .unwrap()
+        ));
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct TrainOptions {
     pub fold_seed: u64,
     /// A kimera store used as embedding cache by the head route (None: encode all).
     pub cache_db: Option<PathBuf>,
+    /// More labelled pairs files appended to the training file (e.g. the resolved
+    /// conflicts `kimera export feedback` writes): trained on, never used for dev.
+    pub extra: Vec<PathBuf>,
     /// The sentence-transformers folder (see `kimera_embed::model_dir`).
     pub model_dir: PathBuf,
 }
@@ -94,6 +97,7 @@ impl TrainOptions {
             folds: 0,
             fold_seed: 42,
             cache_db: None,
+            extra: Vec::new(),
             model_dir,
         }
     }
@@ -275,7 +279,10 @@ pub fn train_to_dir(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<Trained> {
-    let file_set = load_examples(train_path)?;
+    let mut file_set = load_examples(train_path)?;
+    for p in &opts.extra {
+        file_set.extend(load_examples(p)?);
+    }
     let (train_set, [denial_count, substitution_count, negation_count]) =
         augmented(&file_set, opts);
     let dev = load_examples(dev_path)?;

@@ -36,7 +36,7 @@ pub use cache::{CacheStats, EmbedStats, embed_store, embed_texts_cached};
 pub use hash::HashEncoder;
 pub use minilm::{MiniLmEncoder, MiniLmOptions, Precision};
 pub use provision::{ModelInfo, fetch_model, model_dir, model_info};
-pub use search::{Neighbour, VectorIndex, nearest};
+pub use search::{Neighbour, VectorIndex, nearest, nearest_at};
 
 /// Errors of the embedding crate.
 #[derive(Debug, thiserror::Error)]

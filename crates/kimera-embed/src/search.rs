@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use kimera_store::{Store, f32s_from_blob};
+use kimera_store::{Store, Visibility, f32s_from_blob};
 use rusqlite::params;
 use serde::Serialize;
 
@@ -54,16 +54,30 @@ fn keep_best(heap: &mut BinaryHeap<Ranked>, item: Ranked, k: usize) {
 }
 
 /// The `k` stored geoids most similar to `text`, best first. Only geoids that have a
-/// vector for `enc.model_id()` are searched (run `kimera embed` first).
+/// vector for `enc.model_id()` are searched (run `kimera embed` first), and only
+/// current ones: superseded statements are left out ([`nearest_at`] reads the past).
 pub fn nearest(store: &Store, enc: &dyn Encoder, text: &str, k: usize) -> Result<Vec<Neighbour>> {
+    nearest_at(store, enc, text, k, Visibility::Current)
+}
+
+/// [`nearest`] among the statements visible to `v` (`AsOf`: the store as it was then).
+pub fn nearest_at(
+    store: &Store,
+    enc: &dyn Encoder,
+    text: &str,
+    k: usize,
+    v: Visibility,
+) -> Result<Vec<Neighbour>> {
     let q = enc
         .encode(&[text])?
         .pop()
         .ok_or_else(|| EmbedError::Invalid("encoder returned no vector".into()))?;
-    let mut stmt = store.conn().prepare(
+    let mut stmt = store.conn().prepare(&format!(
         "SELECT g.seq, g.id, e.vector FROM geoids g
-         JOIN embeddings e ON e.model = ?1 AND e.text_hash = g.text_hash",
-    )?;
+         JOIN embeddings e ON e.model = ?1 AND e.text_hash = g.text_hash
+         WHERE {}",
+        v.sql("g")
+    ))?;
     let mut rows = stmt.query(params![enc.model_id()])?;
     let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(k + 1);
     while let Some(r) = rows.next()? {
@@ -114,13 +128,22 @@ pub struct VectorIndex {
 const SCAN_BLOCK: usize = 4096;
 
 impl VectorIndex {
-    /// Loads every geoid that has a vector for `model`, in geoid order.
+    /// Loads every current geoid (not superseded) that has a vector for `model`, in
+    /// geoid order.
     pub fn load(store: &Store, model: &str) -> Result<VectorIndex> {
-        let mut stmt = store.conn().prepare(
+        Self::load_at(store, model, Visibility::Current)
+    }
+
+    /// [`VectorIndex::load`] of the geoids visible to `v` (a server loads `Everything`
+    /// and leaves out per request what a read must not see).
+    pub fn load_at(store: &Store, model: &str, v: Visibility) -> Result<VectorIndex> {
+        let mut stmt = store.conn().prepare(&format!(
             "SELECT g.id, e.vector FROM geoids g
              JOIN embeddings e ON e.model = ?1 AND e.text_hash = g.text_hash
+             WHERE {}
              ORDER BY g.seq",
-        )?;
+            v.sql("g")
+        ))?;
         let mut rows = stmt.query(params![model])?;
         let mut ids = Vec::new();
         let mut data = Vec::new();

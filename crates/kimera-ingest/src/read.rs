@@ -334,6 +334,43 @@ impl Ctx {
         Ok(id)
     }
 
+    /// Reads an optional time (`valid_from`, `valid_to`): empty is none; otherwise a
+    /// date, a date and time or epoch seconds ([`kimera_core::parse_time`]).
+    fn time(&self, line: u64, field: &str, raw: Option<&str>) -> Result<Option<i64>, RowError> {
+        let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        kimera_core::parse_time(raw).map(Some).ok_or_else(|| {
+            self.err(
+                line,
+                Some(field),
+                format!(
+                    "`{}` is not a time (2024-03-01, 2024-03-01T12:00:00Z or epoch seconds)",
+                    trunc(raw, 40)
+                ),
+            )
+        })
+    }
+
+    /// A statement's validity, checked: `valid_to` after `valid_from`.
+    fn validity(
+        &self,
+        line: u64,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<(Option<i64>, Option<i64>), RowError> {
+        let (f, t) = (
+            self.time(line, "valid_from", from)?,
+            self.time(line, "valid_to", to)?,
+        );
+        if let (Some(f), Some(t)) = (f, t)
+            && t <= f
+        {
+            return Err(self.err(line, Some("valid_to"), "not after valid_from"));
+        }
+        Ok((f, t))
+    }
+
     /// Validates a language code; empty means the default.
     fn lang(&self, line: u64, field: &str, raw: Option<&str>) -> Result<String, RowError> {
         match crate::statement::clean_lang(raw.unwrap_or("")) {
@@ -423,6 +460,7 @@ fn read_delimited(
         });
     }
     let idx = |n: &str| cols.find(n);
+    let (c_from, c_to) = (idx("valid_from"), idx("valid_to"));
     let (c_text, c_lang, c_id, c_link) = (
         idx("text"),
         idx("lang"),
@@ -482,6 +520,8 @@ fn read_delimited(
                 label: c_label,
                 kind: c_type,
                 pair_id: c_pid,
+                valid_from: c_from,
+                valid_to: c_to,
             },
         );
         sink(out)?;
@@ -560,6 +600,8 @@ struct Cols {
     label: Option<usize>,
     kind: Option<usize>,
     pair_id: Option<usize>,
+    valid_from: Option<usize>,
+    valid_to: Option<usize>,
 }
 
 fn parse_row(
@@ -618,7 +660,8 @@ fn parse_row(
         Format::Statements | Format::Linked => {
             let text = ctx.text(line, "text", field(c.text)?)?;
             let lang = ctx.lang(line, "lang", field(c.lang)?)?;
-            let mut g = Geoid::new(text, lang, ctx.source(line));
+            let (from, to) = ctx.validity(line, field(c.valid_from)?, field(c.valid_to)?)?;
+            let mut g = Geoid::new(text, lang, ctx.source(line)).with_validity(from, to);
             if format == Format::Linked {
                 let id =
                     opt(field(c.id)?).ok_or_else(|| ctx.err(line, Some("id"), "missing id"))?;
@@ -830,7 +873,8 @@ fn json_record(ctx: &Ctx, line: u64, v: Value) -> Result<Record, RowError> {
         });
     }
     let text = ctx.text(line, "text", s("text")?.as_deref())?;
-    let mut g = Geoid::new(text, lang, ctx.source(line));
+    let (from, to) = ctx.validity(line, s("valid_from")?.as_deref(), s("valid_to")?.as_deref())?;
+    let mut g = Geoid::new(text, lang, ctx.source(line)).with_validity(from, to);
     if let Some(id) = s("id")? {
         g = g.with_external_id(id);
     }

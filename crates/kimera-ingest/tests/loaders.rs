@@ -624,3 +624,51 @@ fn every_original_dataset_loads_without_bad_rows() {
         71
     );
 }
+
+#[test]
+fn validity_columns_and_fields_are_read_and_a_bad_time_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "v.csv",
+        "text,lang,valid_from,valid_to\nAnn is the mayor.,en,2019-01-01,2024-01-01\nBob is the mayor.,en,2024-01-01,\nCid is the mayor.,en,someday,\nDan is the mayor.,en,2024,2020\n",
+    );
+    let jsonl = write(
+        dir.path(),
+        "v.jsonl",
+        "{\"text\": \"Eve is the mayor.\", \"valid_from\": \"2030-06-01T12:00:00Z\"}\n",
+    );
+    let mut s = Store::open_in_memory().unwrap();
+    let r = ingest(&mut s, &[csv, jsonl], &IngestOptions::default());
+    assert_eq!((r.geoids.inserted, r.bad_rows), (3, 2), "{r:?}");
+    let errors = format!("{:?}", r.files);
+    assert!(
+        errors.contains("valid_from") && errors.contains("someday"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("valid_to") && errors.contains("not after valid_from"),
+        "{errors}"
+    );
+    let state = |text: &str| {
+        let id = s
+            .geoids_after(0, 10)
+            .unwrap()
+            .into_iter()
+            .find(|g| g.text == text)
+            .unwrap()
+            .id;
+        let st = s.statement_state(&id).unwrap().unwrap();
+        (st.valid_from, st.valid_to)
+    };
+    let t = |x: &str| kimera_core::parse_time(x);
+    assert_eq!(
+        state("Ann is the mayor."),
+        (t("2019-01-01"), t("2024-01-01"))
+    );
+    assert_eq!(state("Bob is the mayor."), (t("2024-01-01"), None));
+    assert_eq!(
+        state("Eve is the mayor."),
+        (t("2030-06-01T12:00:00Z"), None)
+    );
+}

@@ -90,6 +90,7 @@ impl RunArgs {
             chunk: self.chunk,
             workers: self.workers,
             args: vec!["python".into(), "Store.run".into()],
+            visibility: kimera_store::Visibility::Current,
         })
     }
 }
@@ -394,6 +395,34 @@ impl PyStore {
                 rows.truncate(limit);
             }
         }
+        to_python(py, &rows)
+    }
+
+    /// Conflicts, one per pair, strongest first: what `kimera conflicts --json` prints.
+    #[pyo3(signature = (status = "open", kind = None, limit = 0))]
+    fn conflicts(
+        &self,
+        py: Python<'_>,
+        status: &str,
+        kind: Option<String>,
+        limit: usize,
+    ) -> PyResult<Py<PyAny>> {
+        use kimera_store::{ConflictFilter, ConflictStatus};
+        let status = match status {
+            "all" => None,
+            s => Some(ConflictStatus::parse(s).ok_or_else(|| {
+                ConfigError::new_err(format!("status {s:?}: expected open, resolved or all"))
+            })?),
+        };
+        let guard = self.lock()?;
+        let rows = guard
+            .conflicts(&ConflictFilter {
+                status,
+                kind,
+                limit,
+                ..ConflictFilter::default()
+            })
+            .py_err()?;
         to_python(py, &rows)
     }
 

@@ -68,6 +68,22 @@ def test_add_embed_run_and_scars_equal_the_clis(demo_store: Path, tmp_path: Path
     lexical = store.scars(limit=0, detector="lexical")
     assert lexical and all(s["detector"] == "lexical" for s in lexical)
 
+    # one conflict per pair, the CLI's rows; a settled one moves from open to resolved
+    conflicts = store.conflicts(status="all")
+    assert conflicts == cli_json(ref, "conflicts", "--status", "all", "--limit", "0") or [
+        {k: v for k, v in c.items() if k != "created_at"} for c in conflicts
+    ] == [
+        {k: v for k, v in c.items() if k != "created_at"}
+        for c in cli_json(ref, "conflicts", "--status", "all", "--limit", "0")
+    ]
+    assert conflicts and len({(c["a"], c["b"]) for c in conflicts}) == len(conflicts)
+    first = store.conflicts(limit=1)[0]
+    cli(Path(store.path), "resolve", str(first["id"]), "--keep", "b")
+    assert first["id"] not in [c["id"] for c in store.conflicts()]
+    settled = store.conflicts(status="resolved")
+    assert [c["id"] for c in settled] == [first["id"]]
+    assert settled[0]["resolution"] == "keep_b"
+
 
 def test_ingest_summary_is_the_clis(tmp_path: Path) -> None:
     py = kimera.Store(tmp_path / "py.db").ingest(DEMO)
@@ -149,8 +165,8 @@ def test_errors_are_kimera_errors_with_the_clis_messages(demo_store: Path, tmp_p
         kimera.Store(tmp_path / "r.db").add([{"lang": "en"}])
     with pytest.raises(kimera.ConfigError):
         kimera.Detector("nonsense")
-    with pytest.raises(NotImplementedError):
-        kimera.Store(demo_store).conflicts()
+    with pytest.raises(kimera.ConfigError):
+        kimera.Store(demo_store).conflicts(status="closed")
 
 
 def test_ctrl_c_interrupts_a_long_encode() -> None:

@@ -86,6 +86,9 @@ pub struct RunConfig {
     pub workers: usize,
     /// Stored with the run (the command line, for `kimera run`).
     pub args: Vec<String>,
+    /// Which statements are candidates: current ones by default (superseded statements
+    /// are settled and not compared again).
+    pub visibility: kimera_store::Visibility,
 }
 
 impl Default for RunConfig {
@@ -98,6 +101,7 @@ impl Default for RunConfig {
             chunk: 10_000,
             workers: 0,
             args: Vec::new(),
+            visibility: kimera_store::Visibility::Current,
         }
     }
 }
@@ -369,7 +373,7 @@ fn load(
     let (mut ids, mut texts, mut langs) =
         (Strings::default(), Strings::default(), Strings::default());
     let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(total as usize);
-    store.for_each_geoid(cfg.chunk.max(1), |rows| {
+    store.for_each_geoid_at(cfg.chunk.max(1), cfg.visibility, |rows| {
         for r in rows {
             ids.push(r.id.as_str());
             texts.push(&r.text);

@@ -60,6 +60,7 @@ fn cfg(pairing: Pairing, chunk: usize, workers: usize) -> RunConfig {
         chunk,
         workers,
         args: vec![],
+        ..RunConfig::default()
     }
 }
 

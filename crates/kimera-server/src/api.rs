@@ -28,6 +28,12 @@ pub struct StatementIn {
     /// Where it came from (stored as `api:<source>`).
     #[serde(default)]
     pub source: Option<String>,
+    /// Since when it holds: a date (`2024-03-01`), an RFC 3339 time or epoch seconds.
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    /// Until when it holds (exclusive), same forms.
+    #[serde(default)]
+    pub valid_to: Option<String>,
 }
 
 /// `POST /v1/statements`.
@@ -120,6 +126,11 @@ pub struct CheckIn {
     /// Nearest stored statements examined per statement (default: the server's `k`).
     #[serde(default)]
     pub k: Option<usize>,
+    /// Read the store as it was at this time (a date, an RFC 3339 time or epoch
+    /// seconds): statements superseded since then are seen again. Default: now, without
+    /// superseded statements.
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 /// The check of one statement, as `kimera check --json` reports it.
@@ -168,12 +179,178 @@ impl From<kimera_store::GeoidRow> for StatementRow {
     }
 }
 
-/// `GET /v1/statements/{id}`: the statement and the scars that touch it.
+/// `GET /v1/statements/{id}`: the statement, the scars that touch it, and its history.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
 pub struct StatementDetail {
     pub statement: StatementRow,
     /// Strongest first (at most 100).
     pub scars: Vec<ScarOut>,
+    /// Since / until when it holds (epoch seconds), when its input said.
+    pub valid_from: Option<i64>,
+    pub valid_to: Option<i64>,
+    /// The statement that superseded it (a resolved conflict), and when.
+    pub superseded_by: Option<String>,
+    pub superseded_at: Option<i64>,
+    /// The resolutions that superseded it or that it won, oldest first.
+    pub history: Vec<HistoryOut>,
+}
+
+/// One resolution in a statement's history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct HistoryOut {
+    pub conflict: i64,
+    pub resolution: String,
+    pub decided_by: String,
+    pub decided_at: i64,
+    pub note: Option<String>,
+    /// The statement that lost (superseded), for keep_a / keep_b.
+    pub superseded: Option<String>,
+    pub superseded_text: Option<String>,
+    /// The statement that won.
+    pub superseded_by: Option<String>,
+    pub superseded_by_text: Option<String>,
+    /// Set when the resolution was undone.
+    pub undone_at: Option<i64>,
+}
+
+impl From<kimera_store::HistoryEntry> for HistoryOut {
+    fn from(h: kimera_store::HistoryEntry) -> HistoryOut {
+        HistoryOut {
+            conflict: h.conflict,
+            resolution: h.resolution,
+            decided_by: h.decided_by,
+            decided_at: h.decided_at,
+            note: h.note,
+            superseded: h.superseded.map(|g| g.0),
+            superseded_text: h.superseded_text,
+            superseded_by: h.superseded_by.map(|g| g.0),
+            superseded_by_text: h.superseded_by_text,
+            undone_at: h.undone_at,
+        }
+    }
+}
+
+/// `GET /v1/conflicts` query.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, JsonSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConflictsIn {
+    /// `open` (default), `resolved` or `all`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only this type: negation, antonym, exclusive, number, date, entity_swap,
+    /// graph_fact, llm, model_only.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Only pairs this detector flagged.
+    #[serde(default)]
+    pub detector: Option<String>,
+    /// Only pairs with a statement whose source starts with this.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Conflicts per page (default 50, at most 1,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page; absent for the first.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One detector's verdict on a conflict's pair.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct VerdictOut {
+    pub detector: String,
+    pub score: f64,
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    pub created_at: i64,
+}
+
+/// A conflict: one pair of contradicting statements, every detector's verdict merged.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct ConflictOut {
+    pub id: i64,
+    pub a: String,
+    pub b: String,
+    pub text_a: String,
+    pub text_b: String,
+    /// `file:line` or `api…`.
+    pub source_a: String,
+    pub source_b: String,
+    /// negation, antonym, exclusive, number, date, entity_swap, graph_fact, llm, model_only.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The strongest verdict's score.
+    pub score: f64,
+    /// `open` or `resolved`.
+    pub status: String,
+    /// keep_a, keep_b, both_valid or not_a_contradiction.
+    pub resolution: Option<String>,
+    /// `user`, `api`, `strategy:<name>`...
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub note: Option<String>,
+    /// What an automatic decision was made from.
+    #[schema(value_type = Option<Object>)]
+    pub inputs: Option<serde_json::Value>,
+    pub created_at: i64,
+    /// Strongest first.
+    pub verdicts: Vec<VerdictOut>,
+}
+
+impl From<kimera_store::ConflictRow> for ConflictOut {
+    fn from(c: kimera_store::ConflictRow) -> ConflictOut {
+        ConflictOut {
+            id: c.id,
+            a: c.a.0,
+            b: c.b.0,
+            text_a: c.text_a,
+            text_b: c.text_b,
+            source_a: c.source_a,
+            source_b: c.source_b,
+            kind: c.kind,
+            score: c.score,
+            status: c.status,
+            resolution: c.resolution,
+            decided_by: c.decided_by,
+            decided_at: c.decided_at,
+            note: c.note,
+            inputs: c.inputs,
+            created_at: c.created_at,
+            verdicts: c
+                .verdicts
+                .into_iter()
+                .map(|v| VerdictOut {
+                    detector: v.detector,
+                    score: v.score,
+                    evidence: v.evidence,
+                    created_at: v.created_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A page of conflicts, strongest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct ConflictsOut {
+    pub conflicts: Vec<ConflictOut>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+    /// Open conflicts in the store (all filters aside).
+    pub open: u64,
+}
+
+/// `POST /v1/conflicts/{id}/resolve`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIn {
+    /// `a`, `b`, `both` (true in different contexts or times) or `neither` (not a
+    /// contradiction); `keep_a`, `keep_b`, `both_valid`, `not_a_contradiction` too.
+    pub keep: String,
+    /// Why (kept with the decision).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// `GET /v1/similar` query.
@@ -186,6 +363,11 @@ pub struct SimilarIn {
     /// How many neighbours (default 10).
     #[serde(default)]
     pub k: Option<usize>,
+    /// Read the store as it was at this time (a date, an RFC 3339 time or epoch
+    /// seconds): statements superseded since then are seen again. Default: now, without
+    /// superseded statements.
+    #[serde(default)]
+    pub as_of: Option<String>,
 }
 
 /// A stored statement near a text.

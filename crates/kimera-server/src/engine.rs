@@ -1,15 +1,17 @@
 //! The engine: the operations of the API on a store, with everything they need loaded
 //! once. HTTP handlers and MCP tools are thin layers over these methods.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
+use kimera_core::settle::Resolution;
 use kimera_core::{Geoid, GeoidId, Source};
 use kimera_embed::{Encoder, VectorIndex};
 use kimera_learn::Graph;
 use kimera_reactor::Detector;
-use kimera_store::{ScarCursor, Store};
+use kimera_store::{ConflictCursor, ConflictFilter, ConflictStatus, ScarCursor, Store, Visibility};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::api::*;
@@ -66,11 +68,19 @@ impl Models {
 /// The concept graph as last loaded, and what it was loaded from.
 type CachedGraph = Option<((i64, i64), Arc<Graph>)>;
 
+/// The ids of superseded statements, shared by the readers and the writer: the index
+/// holds every statement, and a read leaves these out (see `kimera_detect::Query::hidden`).
+pub(crate) type Hidden = Arc<RwLock<Arc<HashSet<String>>>>;
+
 /// A store, its live vector index, the models, and the one writer.
 pub struct Engine {
     pub(crate) cfg: ServerConfig,
     pub(crate) models: Arc<Models>,
     index: Arc<RwLock<VectorIndex>>,
+    hidden: Hidden,
+    /// Held while a resolution is written and `hidden` refreshed after it, so two
+    /// resolutions cannot leave an older set in place.
+    settling: Mutex<()>,
     reads: ReadPool,
     queue: Mutex<Option<mpsc::Sender<WriteJob>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -118,7 +128,12 @@ impl Engine {
             .conn()
             .pragma_update(None, "synchronous", "FULL")
             .map_err(kimera_store::StoreError::from)?;
-        let index = VectorIndex::load(&store, models.encoder.model_id())?;
+        // every statement, superseded ones too: `as_of` reads need them
+        let index =
+            VectorIndex::load_at(&store, models.encoder.model_id(), Visibility::Everything)?;
+        let hidden: Hidden = Arc::new(RwLock::new(Arc::new(
+            store.hidden_ids(Visibility::Current)?,
+        )));
         let base_statements = count(&store, "geoids")?;
         let base_scars = count(&store, "scars")?;
         tracing::info!(
@@ -135,6 +150,7 @@ impl Engine {
             store,
             models: models.clone(),
             index: index.clone(),
+            hidden: hidden.clone(),
             max_group: cfg.max_group,
             stats: writer_stats.clone(),
         };
@@ -149,6 +165,8 @@ impl Engine {
             cfg: cfg.clone(),
             models,
             index,
+            hidden,
+            settling: Mutex::new(()),
             queue: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             writer_stats,
@@ -343,7 +361,25 @@ impl Engine {
                     None | Some("") => Source::Api,
                     Some(name) => Source::Client(short_name(name, &at("source"))?.to_string()),
                 };
-                let mut g = Geoid::new(text, lang, source);
+                let time = |v: Option<&str>, f: &str| -> Result<Option<i64>> {
+                    v.map(|t| {
+                        kimera_core::parse_time(t).ok_or_else(|| {
+                            EngineError::invalid(
+                                at(f),
+                                "not a time (2024-03-01, 2024-03-01T12:00:00Z or epoch seconds)",
+                            )
+                        })
+                    })
+                    .transpose()
+                };
+                let from = time(s.valid_from.as_deref(), "valid_from")?;
+                let to = time(s.valid_to.as_deref(), "valid_to")?;
+                if let (Some(f), Some(t)) = (from, to)
+                    && t <= f
+                {
+                    return Err(EngineError::invalid(at("valid_to"), "not after valid_from"));
+                }
+                let mut g = Geoid::new(text, lang, source).with_validity(from, to);
                 if let Some(id) = s.id.as_deref() {
                     g = g.with_external_id(short_name(id.trim(), &at("id"))?);
                 }
@@ -426,9 +462,11 @@ impl Engine {
                 return Err(EngineError::invalid("text", "give `text` or `texts`"));
             }
         };
+        let as_of = as_of(req.as_of.as_deref())?;
         self.model_work(move |e| {
             let index = e.index.read().unwrap_or_else(|p| p.into_inner());
             let store = e.reads.get()?;
+            let hidden = e.hidden_at(&store, as_of)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let reports = kimera_detect::check::check_texts(
                 &index,
@@ -438,6 +476,7 @@ impl Engine {
                 &refs,
                 &lang,
                 k,
+                Some(&hidden),
             )?;
             Ok(CheckOut {
                 results: texts
@@ -459,6 +498,7 @@ impl Engine {
     pub async fn similar(self: &Arc<Self>, req: SimilarIn) -> Result<SimilarOut> {
         let k = self.k(req.k, "k")?;
         let text = clean(&req.text, "text")?;
+        let as_of = as_of(req.as_of.as_deref())?;
         self.model_work(move |e| {
             let q = e
                 .models
@@ -468,8 +508,13 @@ impl Engine {
                 .ok_or_else(|| EngineError::Other("the encoder returned no vector".into()))?;
             let index = e.index.read().unwrap_or_else(|p| p.into_inner());
             let store = e.reads.get()?;
+            let hidden = e.hidden_at(&store, as_of)?;
             let mut results = Vec::with_capacity(k);
-            for (row, score) in index.nearest(&q, k)? {
+            // as many more as could be hidden, so that k remain
+            for (row, score) in index.nearest(&q, k + hidden.len())? {
+                if results.len() == k || hidden.contains(index.id(row)) {
+                    continue;
+                }
                 if let Some(g) = store.geoid(&GeoidId(index.id(row).to_string()))? {
                     results.push(Similar {
                         id: g.id.0,
@@ -493,9 +538,19 @@ impl Engine {
                 .geoid(&id)?
                 .ok_or_else(|| EngineError::NotFound(format!("no statement with id {id:?}")))?;
             let scars = store.scars_of(&id, 100)?;
+            let state = store.statement_state(&id)?;
+            let history = store.statement_history(&id)?;
             Ok(StatementDetail {
                 statement: row.into(),
                 scars: scars.into_iter().map(Into::into).collect(),
+                valid_from: state.as_ref().and_then(|s| s.valid_from),
+                valid_to: state.as_ref().and_then(|s| s.valid_to),
+                superseded_by: state
+                    .as_ref()
+                    .and_then(|s| s.superseded_by.clone())
+                    .map(|g| g.0),
+                superseded_at: state.as_ref().and_then(|s| s.superseded_at),
+                history: history.into_iter().map(Into::into).collect(),
             })
         })
         .await
@@ -526,6 +581,152 @@ impl Engine {
                 scars: rows.into_iter().map(Into::into).collect(),
                 next_cursor,
             })
+        })
+        .await
+    }
+
+    /// The ids a read at `as_of` leaves out: the live set of superseded statements, or
+    /// the store's answer for a time in the past.
+    fn hidden_at(&self, store: &Store, as_of: Option<i64>) -> Result<Arc<HashSet<String>>> {
+        Ok(match as_of {
+            None => self
+                .hidden
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            Some(t) => Arc::new(store.hidden_ids(Visibility::AsOf(t))?),
+        })
+    }
+
+    /// `GET /v1/conflicts`: one page, strongest first.
+    pub async fn conflicts(self: &Arc<Self>, req: ConflictsIn) -> Result<ConflictsOut> {
+        let limit = bounded(req.limit, 50, 1000, "limit")?;
+        let status = match req.status.as_deref().map(str::trim) {
+            None | Some("open") => Some(ConflictStatus::Open),
+            Some("resolved") => Some(ConflictStatus::Resolved),
+            Some("all") => None,
+            Some(other) => {
+                return Err(EngineError::invalid(
+                    "status",
+                    format!("{other:?}: expected open, resolved or all"),
+                ));
+            }
+        };
+        if let Some(k) = req.kind.as_deref()
+            && kimera_core::settle::ConflictKind::parse(k).is_none()
+        {
+            return Err(EngineError::invalid(
+                "type",
+                format!("{k:?} is not a conflict type"),
+            ));
+        }
+        let after = req
+            .cursor
+            .as_deref()
+            .map(parse_scar_cursor)
+            .transpose()?
+            .map(|c| ConflictCursor {
+                score: c.score,
+                id: c.seq,
+            });
+        self.blocking(move |e| {
+            let store = e.reads.get()?;
+            let filter = ConflictFilter {
+                status,
+                kind: req.kind,
+                detector: req.detector.filter(|s| !s.is_empty()),
+                source: req.source.filter(|s| !s.is_empty()),
+                limit: limit + 1,
+                after,
+            };
+            let mut rows = store.conflicts(&filter)?;
+            let next_cursor = if rows.len() > limit {
+                rows.truncate(limit);
+                rows.last().map(|r| {
+                    let c = ConflictCursor::after(r);
+                    format_cursor(ScarCursor {
+                        score: c.score,
+                        seq: c.id,
+                    })
+                })
+            } else {
+                None
+            };
+            Ok(ConflictsOut {
+                conflicts: rows.into_iter().map(Into::into).collect(),
+                next_cursor,
+                open: store.count_conflicts(Some(ConflictStatus::Open))?,
+            })
+        })
+        .await
+    }
+
+    /// `GET /v1/conflicts/{id}`.
+    pub async fn conflict(self: &Arc<Self>, id: i64) -> Result<ConflictOut> {
+        self.blocking(move |e| {
+            e.reads
+                .get()?
+                .conflict(id)?
+                .map(Into::into)
+                .ok_or_else(|| EngineError::NotFound(format!("no conflict {id}")))
+        })
+        .await
+    }
+
+    /// `POST /v1/conflicts/{id}/resolve` (`undo: false`) and `…/undo` (`undo: true`):
+    /// one transaction on a connection of its own, durable (synchronous FULL) before the
+    /// answer; the superseded set the reads use is refreshed before the answer too.
+    pub async fn settle(
+        self: &Arc<Self>,
+        id: i64,
+        req: Option<ResolveIn>,
+        by: &'static str,
+    ) -> Result<ConflictOut> {
+        let keep = match &req {
+            None => None,
+            Some(r) => Some(Resolution::parse(&r.keep).ok_or_else(|| {
+                EngineError::invalid(
+                    "keep",
+                    format!("{:?}: expected a, b, both or neither", r.keep),
+                )
+            })?),
+        };
+        if let Some(n) = req.as_ref().and_then(|r| r.note.as_deref())
+            && n.len() > 4096
+        {
+            return Err(EngineError::invalid("note", "at most 4 KiB"));
+        }
+        self.blocking(move |e| {
+            let _one = e.settling.lock().unwrap_or_else(|p| p.into_inner());
+            let mut store = Store::open(&e.cfg.db)?;
+            store
+                .conn()
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(kimera_store::StoreError::from)?;
+            let now = kimera_core::unix_now();
+            let done = match keep {
+                Some(keep) => {
+                    let note = req.as_ref().and_then(|r| r.note.as_deref());
+                    store.resolve_conflict(id, keep, by, note, None, now)
+                }
+                None => store.undo_conflict(id, by, now),
+            };
+            match done {
+                Ok(()) => {}
+                Err(kimera_store::StoreError::NoSuchConflict(id)) => {
+                    return Err(EngineError::NotFound(format!("no conflict {id}")));
+                }
+                Err(err @ kimera_store::StoreError::ConflictState { .. }) => {
+                    return Err(EngineError::Conflict(err.to_string()));
+                }
+                Err(other) => return Err(other.into()),
+            }
+            let hidden = Arc::new(store.hidden_ids(Visibility::Current)?);
+            *e.hidden.write().unwrap_or_else(|p| p.into_inner()) = hidden;
+            store
+                .conflict(id)?
+                .map(Into::into)
+                .ok_or_else(|| EngineError::NotFound(format!("no conflict {id}")))
         })
         .await
     }
@@ -653,6 +854,24 @@ fn short_name<'a>(s: &'a str, field: &str) -> Result<&'a str> {
         ));
     }
     Ok(s)
+}
+
+/// An `as_of` field: none, or a time.
+fn as_of(raw: Option<&str>) -> Result<Option<i64>> {
+    raw.filter(|s| !s.trim().is_empty())
+        .map(|t| {
+            kimera_core::parse_time(t).ok_or_else(|| {
+                EngineError::invalid(
+                    "as_of",
+                    "not a time (2024-03-01, 2024-03-01T12:00:00Z or epoch seconds)",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn parse_scar_cursor(s: &str) -> Result<ScarCursor> {
+    parse_cursor(s)
 }
 
 /// A page cursor: the last scar's score (its bits, in hex) and seq.

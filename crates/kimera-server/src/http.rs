@@ -71,6 +71,11 @@ impl AppState {
         }))
     }
 
+    /// The server's configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.cfg
+    }
+
     /// Makes the server ready.
     pub fn set_engine(&self, engine: Arc<Engine>) {
         let _ = self.0.engine.set(engine);
@@ -258,13 +263,10 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteAccess {
     }
 }
 
-/// The bearer token of a request, if it sent one.
+/// The token of a request, if it sent one: `Authorization: Bearer`, else the review
+/// page's cookie (see [`crate::review`]).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    crate::review::presented_token(headers)
 }
 
 /// Access: with tokens configured, a valid bearer token is required (401) and its scope
@@ -532,6 +534,108 @@ async fn scars(State(s): State<AppState>, ApiQuery(q): ApiQuery<ScarsIn>) -> Api
     Ok(Json(s.ready()?.scars(q).await?))
 }
 
+/// The conflicts: one per pair of contradicting statements with every detector's verdict
+/// merged, strongest first, a page at a time (open ones by default).
+#[utoipa::path(
+    get,
+    path = "/v1/conflicts",
+    tag = "conflicts",
+    params(ConflictsIn),
+    responses(
+        (status = 200, body = ConflictsOut),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "Bad status, type, limit or cursor", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_conflicts(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<ConflictsIn>,
+) -> ApiResult<ConflictsOut> {
+    Ok(Json(s.ready()?.conflicts(q).await?))
+}
+
+/// One conflict with both statements and every detector's verdict.
+#[utoipa::path(
+    get,
+    path = "/v1/conflicts/{id}",
+    tag = "conflicts",
+    params(("id" = i64, Path, description = "The conflict's id")),
+    responses(
+        (status = 200, body = ConflictOut),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conflict", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_conflict(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<ConflictOut> {
+    Ok(Json(s.ready()?.conflict(conflict_id(&id)?).await?))
+}
+
+/// Settles a conflict: `keep` a (B is superseded), b (A is superseded), both or
+/// neither. Nothing is deleted; the decision is durable before the answer, and checks
+/// and similarity leave the superseded statement out from then on.
+#[utoipa::path(
+    post,
+    path = "/v1/conflicts/{id}/resolve",
+    tag = "conflicts",
+    params(("id" = i64, Path, description = "The conflict's id")),
+    request_body = ResolveIn,
+    responses(
+        (status = 200, description = "Resolved", body = ConflictOut),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Read-only token", body = ErrorBody),
+        (status = 404, description = "No such conflict", body = ErrorBody),
+        (status = 409, description = "Already resolved (undo it first)", body = ErrorBody),
+        (status = 422, description = "Bad `keep`", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn resolve_conflict(
+    State(s): State<AppState>,
+    _: WriteAccess,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ResolveIn>,
+) -> ApiResult<ConflictOut> {
+    Ok(Json(
+        s.ready()?
+            .settle(conflict_id(&id)?, Some(req), "api")
+            .await?,
+    ))
+}
+
+/// Undoes a conflict's resolution: it is open again and the statement it superseded is
+/// current again.
+#[utoipa::path(
+    post,
+    path = "/v1/conflicts/{id}/undo",
+    tag = "conflicts",
+    params(("id" = i64, Path, description = "The conflict's id")),
+    responses(
+        (status = 200, description = "Open again", body = ConflictOut),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Read-only token", body = ErrorBody),
+        (status = 404, description = "No such conflict", body = ErrorBody),
+        (status = 409, description = "Not resolved", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn undo_conflict(
+    State(s): State<AppState>,
+    _: WriteAccess,
+    Path(id): Path<String>,
+) -> ApiResult<ConflictOut> {
+    Ok(Json(
+        s.ready()?.settle(conflict_id(&id)?, None, "api").await?,
+    ))
+}
+
+/// A conflict id from the path.
+fn conflict_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found(format!("no conflict {raw:?} (ids are integers)")))
+}
+
 /// What the concept graph (`kimera learn`) knows about a term.
 #[utoipa::path(
     get,
@@ -698,6 +802,10 @@ fn routes(state: AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi)
         .routes(routes!(similar))
         .routes(routes!(scars))
         .routes(routes!(concept))
+        .routes(routes!(list_conflicts))
+        .routes(routes!(get_conflict))
+        .routes(routes!(resolve_conflict))
+        .routes(routes!(undo_conflict))
         .routes(routes!(start_run))
         .routes(routes!(get_run))
         .route_layer(middleware::from_fn_with_state(state.clone(), deadline))
@@ -722,6 +830,7 @@ pub fn router(state: AppState) -> axum::Router {
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
     );
     let mut app = app
+        .merge(crate::review::router(state.clone()))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(cfg.body_limit));

@@ -37,6 +37,7 @@ pub mod http;
 pub mod mcp;
 mod metrics;
 mod pool;
+pub mod review;
 mod runs;
 mod server;
 pub mod writer;

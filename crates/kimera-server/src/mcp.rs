@@ -1,14 +1,14 @@
 //! The API as MCP tools, with the official Rust SDK (rmcp): `remember`, `check`,
-//! `recall`, `scars`, `concept` — each a call to the same [`Engine`] method as its HTTP
+//! `recall`, `scars`, `concept`, `conflicts`, `resolve` — each a call to the same [`Engine`] method as its HTTP
 //! route, so both give the same answers.
 //!
 //! Two transports: stdio ([`serve_stdio`], `kimera mcp`, for desktop agents that start
 //! the server themselves) and streamable HTTP at `/mcp` on `kimera serve`
 //! ([`http_service`]), behind the same bearer tokens as the HTTP API: a read-only token
-//! may call every tool but `remember`.
+//! may call every tool but `remember` and `resolve`.
 //!
-//! To add a tool (e.g. `resolve`, once conflicts can be resolved): an engine method, an
-//! argument type deriving `JsonSchema`, and a `#[tool]` method below calling it.
+//! To add a tool: an engine method, an argument type deriving `JsonSchema`, and a
+//! `#[tool]` method below calling it.
 
 use std::sync::Arc;
 
@@ -72,6 +72,20 @@ pub struct RecallArgs {
     /// How many statements (default 10).
     #[serde(default)]
     pub k: Option<usize>,
+}
+
+/// `resolve`: settle one conflict, or undo its resolution.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveArgs {
+    /// The conflict's id (from `conflicts`).
+    pub id: i64,
+    /// `a`, `b`, `both` (true in different contexts or times), `neither` (not a
+    /// contradiction), or `undo` to reopen it.
+    pub keep: String,
+    /// Why (kept with the decision).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// `concept`: one term of the concept graph.
@@ -145,6 +159,8 @@ impl KimeraMcp {
                 lang: a.lang,
                 id: None,
                 source: Some("mcp".into()),
+                valid_from: None,
+                valid_to: None,
             }],
             (None, Some(list)) => list,
             _ => {
@@ -190,6 +206,7 @@ impl KimeraMcp {
             .similar(SimilarIn {
                 text: a.text,
                 k: a.k,
+                as_of: None,
             })
             .await
             .map(Json)
@@ -205,6 +222,49 @@ impl KimeraMcp {
         Parameters(a): Parameters<ScarsIn>,
     ) -> std::result::Result<Json<ScarsOut>, String> {
         self.engine()?.scars(a).await.map(Json).map_err(tool_error)
+    }
+
+    #[tool(
+        description = "List the conflicts in kimera's memory: one per pair of contradicting \
+            statements, every detector's verdict merged, strongest first, with its type \
+            (negation, number, date...) and status (open by default; `status`: resolved, all)."
+    )]
+    async fn conflicts(
+        &self,
+        Parameters(a): Parameters<ConflictsIn>,
+    ) -> std::result::Result<Json<ConflictsOut>, String> {
+        self.engine()?
+            .conflicts(a)
+            .await
+            .map(Json)
+            .map_err(tool_error)
+    }
+
+    #[tool(
+        description = "Settle a conflict: keep `a` (B is superseded), keep `b` (A is \
+            superseded), `both` (true in different contexts or times) or `neither` (not a \
+            contradiction); `undo` reopens it. Nothing is deleted: a superseded statement \
+            is left out of checks and recall, and comes back on undo."
+    )]
+    async fn resolve(
+        &self,
+        Parameters(a): Parameters<ResolveArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<Json<ConflictOut>, String> {
+        if self.scope(&ctx) != Scope::ReadWrite {
+            return Err(tool_error(EngineError::Other(
+                "this token may read but not write; use a read-write token".into(),
+            )));
+        }
+        let req = (a.keep.trim() != "undo").then_some(ResolveIn {
+            keep: a.keep,
+            note: a.note,
+        });
+        self.engine()?
+            .settle(a.id, req, "mcp")
+            .await
+            .map(Json)
+            .map_err(tool_error)
     }
 
     #[tool(

@@ -83,6 +83,8 @@ pub(crate) struct Writer {
     pub store: Store,
     pub models: Arc<Models>,
     pub index: Arc<RwLock<VectorIndex>>,
+    /// Superseded statements: a check-on-write does not compare with them.
+    pub hidden: crate::engine::Hidden,
     pub max_group: usize,
     pub stats: Arc<WriterStats>,
 }
@@ -174,6 +176,11 @@ impl Writer {
             })
             .collect();
         let mut reports: Vec<Option<CheckReport>> = vec![None; items.len()];
+        let hidden = self
+            .hidden
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
             // queries grouped by k (one detector batch per distinct k)
@@ -186,6 +193,7 @@ impl Writer {
                         let mut q = Query::new(&it.geoid.text, &it.geoid.lang, &it.vector);
                         q.exclude = Some(resolved[item].0.as_str());
                         q.also = &pending[..new_before];
+                        q.hidden = Some(&hidden);
                         by_k.entry(job.k).or_default().push((item, q));
                     }
                     if resolved[item].1 {

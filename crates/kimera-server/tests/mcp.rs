@@ -75,7 +75,18 @@ fn an_mcp_client_initializes_lists_the_tools_and_checks_a_statement() {
         let tools = mcp.list_all_tools().await.unwrap();
         let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
         names.sort();
-        assert_eq!(names, ["check", "concept", "recall", "remember", "scars"]);
+        assert_eq!(
+            names,
+            [
+                "check",
+                "concept",
+                "conflicts",
+                "recall",
+                "remember",
+                "resolve",
+                "scars"
+            ]
+        );
         let check = tools.iter().find(|t| t.name == "check").unwrap();
         let schema = serde_json::to_string(&check.input_schema).unwrap();
         assert!(
@@ -109,6 +120,14 @@ fn an_mcp_client_initializes_lists_the_tools_and_checks_a_statement() {
             .await
             .unwrap();
         assert_eq!(refused.is_error, Some(true));
+        let refused_resolve = mcp
+            .call_tool(
+                CallToolRequestParams::new("resolve")
+                    .with_arguments(args(json!({"id": 1, "keep": "a"}))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused_resolve.is_error, Some(true));
         assert!(
             format!("{:?}", refused.content).contains("read"),
             "{refused:?}"
@@ -143,6 +162,45 @@ fn an_mcp_client_initializes_lists_the_tools_and_checks_a_statement() {
         assert_ne!(remembered.is_error, Some(true), "{remembered:?}");
         let out = remembered.structured_content.unwrap();
         assert_eq!(out["inserted"], 1, "{out}");
+        // settle what it contradicts: resolve and undo through the tool
+        let listed = writer
+            .call_tool(CallToolRequestParams::new("conflicts").with_arguments(args(json!({}))))
+            .await
+            .unwrap();
+        let listed = listed.structured_content.expect("a structured result");
+        assert_eq!(
+            listed["open"].as_u64().unwrap(),
+            listed["conflicts"].as_array().unwrap().len() as u64
+        );
+        let missing = writer
+            .call_tool(
+                CallToolRequestParams::new("resolve")
+                    .with_arguments(args(json!({"id": 999_999, "keep": "a"}))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(missing.is_error, Some(true));
+        assert!(format!("{:?}", missing.content).contains("not_found"));
+        if let Some(id) = listed["conflicts"][0]["id"].as_i64() {
+            let settled = writer
+                .call_tool(
+                    CallToolRequestParams::new("resolve")
+                        .with_arguments(args(json!({"id": id, "keep": "both"}))),
+                )
+                .await
+                .unwrap();
+            let settled = settled.structured_content.expect("a structured result");
+            assert_eq!(settled["resolution"], "both_valid", "{settled}");
+            assert_eq!(settled["decided_by"], "mcp");
+            let undone = writer
+                .call_tool(
+                    CallToolRequestParams::new("resolve")
+                        .with_arguments(args(json!({"id": id, "keep": "undo"}))),
+                )
+                .await
+                .unwrap();
+            assert_eq!(undone.structured_content.unwrap()["status"], "open");
+        }
         writer.cancel().await.unwrap();
     });
     // what the MCP client stored is in the store, with its source

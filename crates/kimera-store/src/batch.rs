@@ -71,8 +71,9 @@ impl WriteBatch<'_> {
     pub fn add_statements(&mut self, geoids: &[Geoid]) -> Result<Vec<Added>> {
         let mut insert = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO geoids
-             (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
+              valid_from, valid_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut existing = self
             .tx
@@ -90,6 +91,8 @@ impl WriteBatch<'_> {
                 g.external_id,
                 g.label,
                 g.created_at,
+                g.valid_from,
+                g.valid_to,
             ])?;
             if n == 1 {
                 out.push(Added {

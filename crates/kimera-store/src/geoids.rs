@@ -146,8 +146,9 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO geoids
-                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
+                  valid_from, valid_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut existing = tx
                 .prepare_cached("SELECT id FROM geoids WHERE id = ?1 OR dedupe_key = ?2 LIMIT 1")?;
@@ -164,6 +165,8 @@ impl Store {
                     g.external_id,
                     g.label,
                     g.created_at,
+                    g.valid_from,
+                    g.valid_to,
                 ])?;
                 if n == 1 {
                     out.geoids.inserted += 1;
@@ -236,10 +239,23 @@ impl Store {
     }
 
     /// Geoids with `seq > after`, in `seq` order, at most `limit` of them: the way to
-    /// stream over a large store in bounded memory.
+    /// stream over a large store in bounded memory. Every geoid, superseded ones
+    /// included (see [`Store::geoids_after_at`]).
     pub fn geoids_after(&self, after: i64, limit: usize) -> Result<Vec<GeoidRow>> {
+        self.geoids_after_at(after, limit, crate::Visibility::Everything)
+    }
+
+    /// [`Store::geoids_after`] with only the geoids visible to `v` (the reads of
+    /// `run` and `export` leave superseded statements out).
+    pub fn geoids_after_at(
+        &self,
+        after: i64,
+        limit: usize,
+        v: crate::Visibility,
+    ) -> Result<Vec<GeoidRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {GEOID_COLS} FROM geoids WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            "SELECT {GEOID_COLS} FROM geoids g WHERE seq > ?1 AND {} ORDER BY seq LIMIT ?2",
+            v.sql("g")
         ))?;
         let rows = stmt.query_map(params![after, limit as i64], geoid_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -249,11 +265,21 @@ impl Store {
     pub fn for_each_geoid(
         &self,
         page: usize,
+        f: impl FnMut(&[GeoidRow]) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_geoid_at(page, crate::Visibility::Everything, f)
+    }
+
+    /// [`Store::for_each_geoid`] over the geoids visible to `v`.
+    pub fn for_each_geoid_at(
+        &self,
+        page: usize,
+        v: crate::Visibility,
         mut f: impl FnMut(&[GeoidRow]) -> Result<()>,
     ) -> Result<()> {
         let mut after = 0;
         loop {
-            let rows = self.geoids_after(after, page)?;
+            let rows = self.geoids_after_at(after, page, v)?;
             let Some(last) = rows.last() else { break };
             after = last.seq;
             f(&rows)?;

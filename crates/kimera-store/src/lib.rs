@@ -16,6 +16,7 @@
 //! ```
 
 mod batch;
+mod conflicts;
 pub mod crash;
 mod embeddings;
 mod geoids;
@@ -31,6 +32,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 pub use batch::{Added, WriteBatch};
+pub use conflicts::{
+    ConflictCursor, ConflictFilter, ConflictRow, ConflictStatus, HistoryEntry, Settle,
+    StatementState, Verdict, Visibility,
+};
 pub use embeddings::{EmbeddingHit, f32s_from_blob, f32s_to_blob};
 pub use geoids::{BatchSummary, Counts, GeoidRow, InsertSummary, LabelledPair, PairEnd, PairRef};
 pub use graph::{AssociationRecord, ConceptRecord, GraphRecords};
@@ -58,6 +63,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("corrupt value in store: {0}")]
     Corrupt(String),
+    #[error("no conflict {0} in the store (see `kimera conflicts`)")]
+    NoSuchConflict(i64),
+    #[error("conflict {id} {message}")]
+    ConflictState { id: i64, message: String },
 }
 
 /// Why a store could not be opened, and what to do about it.
@@ -259,6 +268,7 @@ pub(crate) enum Write {
     Graph,
     LlmCache,
     Batch,
+    Conflicts,
 }
 
 impl Write {
@@ -270,6 +280,7 @@ impl Write {
             Write::Graph => ("graph.before_commit", "graph.committed"),
             Write::LlmCache => ("llm_cache.before_commit", "llm_cache.committed"),
             Write::Batch => ("batch.before_commit", "batch.committed"),
+            Write::Conflicts => ("conflicts.before_commit", "conflicts.committed"),
         }
     }
 }

@@ -136,7 +136,7 @@ pub(crate) fn insert_scars_on(
     )?;
     let mut n = 0;
     for s in scars {
-        n += stmt.execute(params![
+        let new = stmt.execute(params![
             s.a.as_str(),
             s.b.as_str(),
             f64::from(s.score),
@@ -145,6 +145,19 @@ pub(crate) fn insert_scars_on(
             s.created_at,
             run_id
         ])? as u64;
+        if new == 1 {
+            // the pair's conflict, in the same transaction
+            crate::conflicts::merge_scar(
+                conn,
+                s.a.as_str(),
+                s.b.as_str(),
+                &s.detector,
+                &s.evidence,
+                f64::from(s.score),
+                s.created_at,
+            )?;
+        }
+        n += new;
     }
     Ok(n)
 }

@@ -16,7 +16,20 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("concept graph", crate::graph::SCHEMA_V3),
     ("run owners and progress", crate::runs::SCHEMA_V4),
     ("scars by strength", SCARS_BY_STRENGTH_V5),
+    (
+        "conflicts, resolutions, supersession",
+        crate::conflicts::SCHEMA_V6,
+    ),
 ];
+
+/// The data step a migration needs after its SQL, by the version it migrates to
+/// (migration 6 makes one conflict per scarred pair from the scars already stored).
+fn after_migration(version: usize, tx: &Connection) -> Result<()> {
+    if version == 6 {
+        crate::conflicts::backfill(tx)?;
+    }
+    Ok(())
+}
 
 /// Migration 5: scars strongest first without sorting them all (`kimera scars`, the
 /// server's paginated `GET /v1/scars`).
@@ -110,6 +123,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tracing::info!(version = i + 1, name, "migrating store");
         tx.execute_batch(sql)?;
+        after_migration(i + 1, &tx)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
     }
     tx.commit()?;
@@ -143,5 +157,78 @@ mod tests {
         }
         let err = crate::Store::open(&p).unwrap_err().to_string();
         assert!(err.contains("schema version 999"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use rusqlite::params;
+
+    use super::*;
+
+    /// A store as the release before conflicts (schema 5) wrote it: two statements,
+    /// scarred by two detectors, and a third pair by one.
+    #[test]
+    fn a_store_of_schema_5_migrates_with_one_conflict_per_scarred_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for (_, sql) in &MIGRATIONS[..5] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 5).unwrap();
+            for (i, id) in ["a", "b", "c"].iter().enumerate() {
+                c.execute(
+                    "INSERT INTO geoids (id, text, lang, text_hash, dedupe_key, source, created_at)
+                     VALUES (?1, ?2, 'en', x'00', ?3, 'old.csv:1', 100)",
+                    params![id, format!("text {id}"), i as i64],
+                )
+                .unwrap();
+            }
+            let scar = |a: &str, b: &str, score: f64, det: &str, ev: &str| {
+                c.execute(
+                    "INSERT INTO scars (a, b, score, detector, evidence, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 100)",
+                    params![a, b, score, det, ev],
+                )
+                .unwrap();
+            };
+            scar("a", "b", 0.6, "model", r#"{"rule":"model","route":"head"}"#);
+            scar("a", "b", 0.9, "lexical", r#"{"rule":"negation"}"#);
+            scar("b", "c", 0.7, "graph", r#"{"rule":"attribute"}"#);
+        }
+        let s = crate::Store::open(&p).unwrap();
+        assert_eq!(s.counts().unwrap().schema_version, current_version());
+        let all = s.conflicts(&crate::ConflictFilter::default()).unwrap();
+        let got: Vec<(&str, &str, &str, usize, f64)> = all
+            .iter()
+            .map(|c| {
+                (
+                    c.a.as_str(),
+                    c.b.as_str(),
+                    c.kind.as_str(),
+                    c.verdicts.len(),
+                    c.score,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", "b", "negation", 2, 0.9),
+                ("b", "c", "graph_fact", 1, 0.7)
+            ]
+        );
+        assert!(all.iter().all(|c| c.status == "open"));
+        assert_eq!(s.scars(0).unwrap().len(), 3);
+        let st = s
+            .statement_state(&kimera_core::GeoidId("a".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (st.recorded_at, st.valid_from, st.superseded_by),
+            (100, None, None)
+        );
     }
 }

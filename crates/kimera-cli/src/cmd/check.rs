@@ -41,6 +41,10 @@ pub struct CheckArgs {
     /// Language of the statements.
     #[arg(long, default_value = "und")]
     pub lang: String,
+    /// Read the store as it was at TIME (superseded statements included): a date
+    /// (2024-03-01), a date and time (UTC unless an offset is given) or epoch seconds.
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::parse_as_of)]
+    pub as_of: Option<i64>,
 }
 
 /// The statements of a `--file`: the claims of a text or Markdown file (with what was
@@ -126,7 +130,7 @@ pub fn run(args: &CheckArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let enc = default_encoder()?;
     let store = Store::open(&g.db)?;
     let t_load = Instant::now();
-    let checker = Checker::new(&store, &enc)?;
+    let checker = Checker::at(&store, &enc, crate::cmd::visibility(args.as_of))?;
     let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
     if checker.is_empty() {
         eprintln!(

@@ -15,6 +15,11 @@ pub enum What {
     Geoids,
     Pairs,
     Scars,
+    /// One row per conflict (both statements, type, status, resolution).
+    Conflicts,
+    /// Resolved conflicts as labelled pairs (a Kimera pairs file: `not_a_contradiction`
+    /// → neutral, the others → contradiction), for `kimera train-detector --extra`.
+    Feedback,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -33,6 +38,10 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Read the store as it was at TIME (superseded statements included; geoids only): a date
+    /// (2024-03-01), a date and time (UTC unless an offset is given) or epoch seconds.
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::parse_as_of)]
+    pub as_of: Option<i64>,
 }
 
 pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -50,7 +59,26 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
             "external_id",
             "label",
             "created_at",
+            "valid_from",
+            "valid_to",
+            "superseded_by",
+            "superseded_at",
         ],
+        What::Conflicts => &[
+            "id",
+            "a",
+            "b",
+            "text_a",
+            "text_b",
+            "kind",
+            "score",
+            "status",
+            "resolution",
+            "decided_by",
+            "decided_at",
+            "note",
+        ],
+        What::Feedback => &["pair_id", "text1", "text2", "label", "lang", "type"],
         What::Pairs => &[
             "pair_id", "a", "b", "text1", "text2", "gold", "lang", "type",
         ],
@@ -70,11 +98,17 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
         What::Geoids => {
             // stream page by page; a write error (e.g. a closed pipe) stops the walk
             let mut write_err = None;
-            let walk = store.for_each_geoid(10_000, |rows| {
+            let vis = crate::cmd::visibility(a.as_of);
+            let walk = store.for_each_geoid_at(10_000, vis, |rows| {
                 for r in rows {
+                    let st = store.statement_state(&r.id)?;
                     let row = w.row(serde_json::json!({
                         "id": r.id, "text": r.text, "lang": r.lang, "source": r.source,
                         "external_id": r.external_id, "label": r.label, "created_at": r.created_at,
+                        "valid_from": st.as_ref().and_then(|s| s.valid_from),
+                        "valid_to": st.as_ref().and_then(|s| s.valid_to),
+                        "superseded_by": st.as_ref().and_then(|s| s.superseded_by.clone()),
+                        "superseded_at": st.as_ref().and_then(|s| s.superseded_at),
                     }));
                     if let Err(e) = row {
                         write_err = Some(e);
@@ -99,6 +133,28 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
         What::Scars => {
             for s in store.scars(0)? {
                 w.row(serde_json::to_value(&s)?)?;
+            }
+        }
+        What::Conflicts => {
+            for c in store.conflicts(&kimera_store::ConflictFilter::default())? {
+                w.row(serde_json::to_value(&c)?)?;
+            }
+        }
+        What::Feedback => {
+            for c in store.resolved_conflicts()? {
+                let contradiction = c
+                    .resolution
+                    .as_deref()
+                    .and_then(kimera_core::settle::Resolution::parse)
+                    .is_none_or(|r| r.is_contradiction());
+                w.row(serde_json::json!({
+                    "pair_id": format!("conflict-{}", c.id),
+                    "text1": c.text_a,
+                    "text2": c.text_b,
+                    "label": if contradiction { "contradiction" } else { "neutral" },
+                    "lang": c.lang,
+                    "type": c.kind,
+                }))?;
             }
         }
     }

@@ -5,6 +5,7 @@ pub mod bench_prose;
 pub mod check;
 pub mod concept;
 pub mod config;
+pub mod conflicts;
 pub mod demo;
 pub mod embed;
 pub mod export;
@@ -14,6 +15,7 @@ pub mod learn;
 pub mod model;
 pub mod path;
 pub mod related;
+pub mod resolve;
 pub mod run;
 pub mod scars;
 pub mod serve;
@@ -44,6 +46,19 @@ pub fn detectors_on(
         *d = Box::new(kimera_learn::GraphDetector::new(graph));
     }
     Ok(out)
+}
+
+/// `--as-of TIME`: a date, date and time (UTC unless an offset is given) or seconds
+/// since the epoch.
+pub fn parse_as_of(s: &str) -> Result<i64, String> {
+    kimera_core::parse_time(s).ok_or_else(|| {
+        format!("{s:?} is not a time: give 2024-03-01, 2024-03-01T12:00:00Z or seconds since 1970")
+    })
+}
+
+/// The statements a read sees: current ones, or those of `--as-of`.
+pub fn visibility(as_of: Option<i64>) -> kimera_store::Visibility {
+    kimera_store::Visibility::at(as_of)
 }
 
 /// One detector by name.

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// (a new one in-process) or an address (host:6379, ray://host:10001).
     #[arg(long, default_value = "auto", requires = "engine")]
     pub ray_address: String,
+    /// Read the store as it was at TIME (superseded statements included): a date
+    /// (2024-03-01), a date and time (UTC unless an offset is given) or epoch seconds.
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::parse_as_of)]
+    pub as_of: Option<i64>,
 }
 
 /// `--engine ray`: the same run through `python -m kimera.ray` (the interpreter is
@@ -145,11 +149,15 @@ pub fn config(a: &RunArgs, store: &Store, g: &Global) -> anyhow::Result<RunConfi
         chunk: a.chunk,
         workers: a.workers.unwrap_or(0),
         args: std::env::args().skip(1).collect(),
+        visibility: crate::cmd::visibility(a.as_of),
     })
 }
 
 pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if a.engine == "ray" {
+        if a.as_of.is_some() {
+            bail!("--as-of is not supported with --engine ray yet; run without --engine ray");
+        }
         return run_on_ray(a, g);
     }
     let mut store = Store::open(&g.db)?;

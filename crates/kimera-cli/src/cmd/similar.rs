@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use kimera_embed::{Encoder, MiniLmEncoder, MiniLmOptions, Precision, model_dir, nearest};
+use kimera_embed::{Encoder, MiniLmEncoder, MiniLmOptions, Precision, model_dir, nearest_at};
 use kimera_store::Store;
 
 use crate::Global;
@@ -19,6 +19,10 @@ pub struct SimilarArgs {
     /// Precision of the vectors to search (as given to `kimera embed`).
     #[arg(long, default_value = "f32")]
     pub precision: Precision,
+    /// Read the store as it was at TIME (superseded statements included): a date
+    /// (2024-03-01), a date and time (UTC unless an offset is given) or epoch seconds.
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::parse_as_of)]
+    pub as_of: Option<i64>,
 }
 
 pub fn run(args: &SimilarArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -30,7 +34,13 @@ pub fn run(args: &SimilarArgs, g: &Global) -> anyhow::Result<ExitCode> {
         },
     )?;
     let store = Store::open(&g.db)?;
-    let hits = nearest(&store, &enc, &args.text, args.k)?;
+    let hits = nearest_at(
+        &store,
+        &enc,
+        &args.text,
+        args.k,
+        crate::cmd::visibility(args.as_of),
+    )?;
     if g.json {
         print_json(&hits)?;
         return Ok(ExitCode::SUCCESS);

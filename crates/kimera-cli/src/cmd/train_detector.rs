@@ -87,6 +87,10 @@ pub struct TrainDetectorArgs {
     /// --db of your project); without it every run encodes train and dev again.
     #[arg(long)]
     pub cache_db: Option<PathBuf>,
+    /// More labelled pairs to train on (repeatable; not for --route decision), e.g.
+    /// the settled conflicts of `kimera export feedback --out feedback.csv`.
+    #[arg(long, value_name = "FILE")]
+    pub extra: Vec<PathBuf>,
 }
 
 pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -95,6 +99,10 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
         RouteArg::Head => Route::Head,
         RouteArg::Cross => Route::Cross,
         RouteArg::Decision => {
+            anyhow::ensure!(
+                args.extra.is_empty(),
+                "--extra trains a route (head or cross); the decision is fitted on their out-of-fold predictions"
+            );
             let cfg = kimera_detect::fit_decision_dir(
                 &args.train,
                 &args.dev,
@@ -156,6 +164,7 @@ pub fn run(args: &TrainDetectorArgs, g: &Global) -> anyhow::Result<ExitCode> {
     opts.folds = args.folds;
     opts.fold_seed = args.fold_seed;
     opts.cache_db = args.cache_db.clone();
+    opts.extra = args.extra.clone();
     let mut progress = |p: TrainProgress| match p {
         TrainProgress::Epoch(r) => {
             if !quiet {

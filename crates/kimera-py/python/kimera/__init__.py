@@ -194,16 +194,21 @@ class Store:
         """Every scar in the order it was written (what a run wrote, in order)."""
         return self._inner.scars_in_order()  # type: ignore[no-any-return]
 
-    def conflicts(self) -> List[Json]:
-        """Pending: conflicts and their resolution are being added to kimera (store
-        migration 6, ``kimera conflicts``). Until then use :meth:`scars`.
+    def conflicts(
+        self, status: str = "open", kind: Optional[str] = None, limit: int = 0
+    ) -> List[Json]:
+        """Conflicts, one per pair of statements, strongest first (``kimera conflicts
+        --json``): both texts and sources, the type, every detector's verdict, the status
+        and, once settled, the resolution with who decided, when and why.
 
-        Raises ``NotImplementedError``.
+        ``status`` is ``"open"``, ``"resolved"`` or ``"all"``; ``kind`` one type
+        (``"negation"``, ``"number"``, ...); ``limit`` 0 means all. Settle them with
+        ``kimera resolve`` (CLI) or the server's API.
+
+        >>> [c["kind"] for c in store.conflicts(limit=2)]  # doctest: +SKIP
+        ['negation', 'number']
         """
-        raise NotImplementedError(
-            "kimera.Store.conflicts() is pending (conflicts/resolution are not in this "
-            "build); use Store.scars()"
-        )
+        return self._inner.conflicts(status, kind, limit)  # type: ignore[no-any-return]
 
     def learn(self, rebuild: bool = False, workers: int = 0) -> Json:
         """Learns the concept graph from the statements not learned yet (``kimera

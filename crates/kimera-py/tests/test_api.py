@@ -70,15 +70,21 @@ def test_add_embed_run_and_scars_equal_the_clis(demo_store: Path, tmp_path: Path
 
     # one conflict per pair, the CLI's rows; a settled one moves from open to resolved
     conflicts = store.conflicts(status="all")
-    assert conflicts == cli_json(ref, "conflicts", "--status", "all", "--limit", "0") or [
-        {k: v for k, v in c.items() if k != "created_at"} for c in conflicts
-    ] == [
-        {k: v for k, v in c.items() if k != "created_at"}
-        for c in cli_json(ref, "conflicts", "--status", "all", "--limit", "0")
+
+    def key(c: Dict[str, Any]) -> Any:
+        # sources and times differ between the two stores (added here, ingested there)
+        return (c["a"], c["b"], c["text_a"], c["text_b"], c["kind"], c["score"], c["status"],
+                [(v["detector"], v["score"], v["evidence"]) for v in c["verdicts"]])
+
+    assert [key(c) for c in conflicts] == [
+        key(c) for c in cli_json(ref, "conflicts", "--status", "all", "--limit", "0")
     ]
     assert conflicts and len({(c["a"], c["b"]) for c in conflicts}) == len(conflicts)
     first = store.conflicts(limit=1)[0]
     cli(Path(store.path), "resolve", str(first["id"]), "--keep", "b")
+    # a Store opened after the CLI's write (the long-lived one above may read an older
+    # snapshot: see the note on issue #21)
+    store = kimera.Store(store.path)
     assert first["id"] not in [c["id"] for c in store.conflicts()]
     settled = store.conflicts(status="resolved")
     assert [c["id"] for c in settled] == [first["id"]]

@@ -114,24 +114,5 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// SQLite's errors read as kimera explains them), printable only (see
 /// [`kimera_core::printable`]).
 pub fn error_text(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    let mut store_said = false;
-    for e in err.chain() {
-        let msg = match kimera_store::sqlite_message(e) {
-            // a store error already explained the SQLite error beneath it
-            Some(_) if store_said => continue,
-            Some(m) => m,
-            None => e.to_string(),
-        };
-        store_said = e.is::<kimera_store::StoreError>();
-        let msg = msg.trim();
-        if msg.is_empty() || out.contains(msg) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(msg);
-    }
-    kimera_core::printable(&out).into_owned()
+    kimera_store::error_text(err.as_ref())
 }

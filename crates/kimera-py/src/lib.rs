@@ -71,29 +71,9 @@ pyo3::create_exception!(
     "What was asked for is not there (a concept, a learned graph)."
 );
 
-/// The message the CLI prints for `e` (kimera-cli's `output::error_text`): the error
-/// and its causes, each once, SQLite's own words only where no store error explained
-/// them, made printable.
+/// The message the CLI prints for `e` ([`kimera_store::error_text`]).
 fn message(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    let mut store_said = false;
-    for e in err.chain() {
-        let msg = match kimera_store::sqlite_message(e) {
-            Some(_) if store_said => continue,
-            Some(m) => m,
-            None => e.to_string(),
-        };
-        store_said = e.is::<kimera_store::StoreError>();
-        let msg = msg.trim();
-        if msg.is_empty() || out.contains(msg) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(msg);
-    }
-    kimera_core::printable(&out).into_owned()
+    kimera_store::error_text(err.as_ref())
 }
 
 /// A Rust error as the matching `kimera.KimeraError` subclass, with the CLI's message.

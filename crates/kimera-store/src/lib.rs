@@ -112,6 +112,34 @@ pub(crate) fn sqlite_reason(e: &rusqlite::Error) -> String {
     }
 }
 
+/// An error and its causes as one line, as the CLI prints it and the Python package
+/// raises it: each message of the chain once (a library error that already quotes its
+/// cause is not followed by that cause again; SQLite's errors read as kimera explains
+/// them, once a store error explained them not again), printable only (see
+/// [`kimera_core::printable`]).
+pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut store_said = false;
+    for e in std::iter::successors(Some(err), |e| e.source()) {
+        let msg = match sqlite_message(e) {
+            // a store error already explained the SQLite error beneath it
+            Some(_) if store_said => continue,
+            Some(m) => m,
+            None => e.to_string(),
+        };
+        store_said = e.is::<StoreError>();
+        let msg = msg.trim();
+        if msg.is_empty() || out.contains(msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(msg);
+    }
+    kimera_core::printable(&out).into_owned()
+}
+
 /// How a SQLite error found in an error chain should read: `Some(text)` for rusqlite's
 /// error (SQLite's message, or kimera's explanation and what to do), `Some("")` for
 /// the low-level code beneath it (already said above it), `None` for other errors.

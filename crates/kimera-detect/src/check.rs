@@ -178,6 +178,9 @@ pub fn check_vectors(
                 b_vec: n.vector,
                 cosine: n.cosine,
                 resonance: n.cosine,
+                // the query comes from no stored document
+                a_doc: "",
+                b_doc: "",
             });
             owner.push((qi, ni));
         }

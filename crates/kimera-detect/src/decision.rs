@@ -9,7 +9,10 @@
 //! 2. **rules that decide alone**, only those whose precision was measured ≥ 0.95 on
 //!    data nobody tuned them on ([`RULES_ALONE`]): an explicit whole-statement denial
 //!    ("X" / "X is false") and a negation that is the only difference between the two
-//!    statements ([`Edit::is_negation_only`]);
+//!    statements ([`Edit::is_negation_only`]); only between statements of one document
+//!    (or of unknown ones): across documents a statement's implicit subject is its own
+//!    document's ("Requires Rust 1.58 or greater." in two READMEs), so the models weigh
+//!    such pairs instead;
 //! 3. **stage 1** — a logistic model on the head's class probabilities (sentence vectors,
 //!    microseconds per pair): below `floor` no, at or above `ceiling` yes;
 //! 4. **stage 2** — for the band between, the cross-encoder reads both statements (in
@@ -39,6 +42,18 @@ const INDEFINITE_OPENERS: &[&str] = &[
     "few", "no", "nobody", "someone", "somebody", "people", "he", "she", "they", "it", "we", "i",
     "you", "this", "that", "these", "those",
 ];
+
+/// The pronouns among [`INDEFINITE_OPENERS`]: a pronoun's referent is unknown in a short
+/// statement ("It is hot." / "It is cold."), but two long statements identical except
+/// for one word swapped for its opposite speak of one thing ("It is optimized for
+/// strings of size 8 or smaller." / "… or larger.").
+const PRONOUN_OPENERS: &[&str] = &[
+    "he", "she", "they", "it", "we", "i", "you", "this", "that", "these", "those",
+];
+
+/// Words two statements must share around a one-word swap for a pronoun opener to count
+/// as one subject.
+const PRONOUN_MIN_SHARED: usize = 6;
 
 /// Names of stage 1's features, in order.
 pub const STAGE1_FEATURES: &[&str] = &["head_ln_c", "head_ln_e", "head_ln_n", "cosine"];
@@ -144,20 +159,36 @@ const PERSON_WORDS: &[&str] = &[
 /// "in Warsaw" / "in Paris"). A swapped *subject* counts only before a definite
 /// description ("Berlin is the capital of Germany" / "Munich is the capital of
 /// Germany": one thing is the capital), not before a property many things share
-/// ("Insects have six legs" / "Spiders have six legs").
+/// ("Insects have six legs" / "Spiders have six legs"). One word swapped for its
+/// opposite ([`crate::antonyms::opposite`]: "compatible" / "incompatible") is an
+/// antonym substitution too, and then a pronoun opener counts as one subject when the
+/// two statements share at least [`PRONOUN_MIN_SHARED`] words.
 pub fn substitution(a: &str, b: &str) -> Option<&'static str> {
     let (wa, wb) = (crate::edit::words(a), crate::edit::words(b));
     let e = Edit::between(a, b);
-    if e.shared < 3 || e.a.is_empty() || e.b.is_empty() || e.a.len() > 3 || e.b.len() > 3 {
+    // "non-blocking" / "blocking": the prefix alone is the edit
+    let non = |x: &[String], y: &[String]| y.is_empty() && x.len() == 1 && x[0] == "non";
+    let prefix_only = non(&e.a, &e.b) || non(&e.b, &e.a);
+    if e.shared < 3
+        || (!prefix_only && (e.a.is_empty() || e.b.is_empty()))
+        || e.a.len() > 3
+        || e.b.len() > 3
+    {
         return None;
     }
     let person = |w: &[String]| w.iter().any(|x| PERSON_WORDS.contains(&x.as_str()));
     if person(&e.a) || person(&e.b) {
         return None;
     }
+    let one_word_opposite = prefix_only
+        || (e.a.len() == 1 && e.b.len() == 1 && crate::antonyms::opposite(&e.a[0], &e.b[0]));
     let indefinite = |w: &[String]| {
-        w.first()
-            .is_none_or(|f| INDEFINITE_OPENERS.contains(&f.as_str()))
+        w.first().is_none_or(|f| {
+            INDEFINITE_OPENERS.contains(&f.as_str())
+                && !(one_word_opposite
+                    && e.shared >= PRONOUN_MIN_SHARED
+                    && PRONOUN_OPENERS.contains(&f.as_str()))
+        })
     };
     if indefinite(&wa) || indefinite(&wb) {
         return None;
@@ -169,6 +200,11 @@ pub fn substitution(a: &str, b: &str) -> Option<&'static str> {
         if !(after.len() >= 2 && copula.contains(&after[0].as_str()) && after[1] == "the") {
             return None;
         }
+    }
+    // one word swapped for its opposite ("open" / "closed", "compatible" /
+    // "incompatible"): the lexicon and word formation of [`crate::antonyms`]
+    if one_word_opposite {
+        return Some("antonym");
     }
     let v = kimera_reactor::LexicalDetector::default().judge(a, b, 1.0);
     let rule = v.evidence.get("rule").and_then(|r| r.as_str())?;
@@ -641,5 +677,55 @@ mod tests {
             rule_alone("Helium is lighter than air.", "Helium is heavier than air."),
             Some("substitution")
         );
+    }
+
+    #[test]
+    fn one_word_swapped_for_its_opposite_is_an_antonym_substitution() {
+        for (a, b) in [
+            (
+                "The Orbit smartwatch is compatible with Android phones.",
+                "The Orbit smartwatch is incompatible with Android phones.",
+            ),
+            (
+                "Copper is a good conductor of electricity.",
+                "Copper is a poor conductor of electricity.",
+            ),
+            (
+                "`pulp` is a safe abstraction over SIMD instructions.",
+                "`pulp` is a unsafe abstraction over SIMD instructions.",
+            ),
+            (
+                "The client uses non-blocking sockets by default.",
+                "The client uses blocking sockets by default.",
+            ),
+            // a pronoun, but a long statement with one word swapped: one subject
+            (
+                "It is optimized for operations on strings of size 8 or smaller.",
+                "It is optimized for operations on strings of size 8 or larger.",
+            ),
+        ] {
+            assert_eq!(substitution(a, b), Some("antonym"), "{a} / {b}");
+        }
+        for (a, b) in [
+            // look-alikes, not opposites
+            (
+                "The parser can cover every case.",
+                "The parser can discover every case.",
+            ),
+            // a word added, none swapped
+            (
+                "The store is open on Sundays.",
+                "The store is open late on Sundays.",
+            ),
+            // a scene (SICK): no definite subject
+            (
+                "A man is happy in the park.",
+                "A man is unhappy in the park.",
+            ),
+            // a pronoun in a short statement: whose?
+            ("It is safe to use.", "It is unsafe to use."),
+        ] {
+            assert_eq!(substitution(a, b), None, "{a} / {b}");
+        }
     }
 }

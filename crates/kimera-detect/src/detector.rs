@@ -143,6 +143,8 @@ pub fn pair_inputs<'a>(
                 b_vec: v,
                 cosine: cos,
                 resonance: cos,
+                a_doc: "",
+                b_doc: "",
             }
         })
         .collect()
@@ -377,7 +379,15 @@ impl ModelDetector {
             {
                 continue;
             }
-            if let Some(rule) = rule_alone(p.a_text, p.b_text) {
+            // Two documents' statements with the subject left implicit ("Requires Rust
+            // 1.58 or greater." in two crates' READMEs) are about two things: across
+            // documents no rule decides alone, the models weigh the pair.
+            let rule = if p.different_documents() {
+                None
+            } else {
+                rule_alone(p.a_text, p.b_text)
+            };
+            if let Some(rule) = rule {
                 out[i] = Some(Judgement {
                     probability: 1.0,
                     route: match rule {

@@ -20,6 +20,7 @@
 //! The weights committed in `crates/kimera-detect/weights/` were produced by
 //! `kimera train-detector` from SICK (CC BY-NC-SA 3.0); see `weights/PROVENANCE.md`.
 
+pub mod antonyms;
 pub mod bert;
 pub mod check;
 pub mod cross;

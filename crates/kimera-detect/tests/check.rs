@@ -121,3 +121,42 @@ fn pairs_in_scripts_the_vocabulary_lacks_are_left_to_the_head() {
     assert_ne!(routes[0].unwrap().route, "cross", "{routes:?}");
     assert_eq!(routes[1].unwrap().route, "negation", "{routes:?}");
 }
+
+/// Within one document (or when the documents are unknown) a number swapped in a
+/// requirement decides alone; across two documents the subject left implicit is each
+/// document's own, so no rule decides and the models weigh the pair.
+#[test]
+fn rules_decide_alone_only_within_one_document() {
+    let Some((_, enc, model)) = committed_detector() else {
+        return;
+    };
+    let set = vec![kimera_detect::Example {
+        a: "The minimum supported Rust version is 1.58.".into(),
+        b: "The minimum supported Rust version is 1.85.".into(),
+        label: 2,
+        lang: "en".into(),
+    }];
+    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let unknown = kimera_detect::pair_inputs(&set, &vecs)[0];
+    let same = kimera_reactor::PairInput {
+        a_doc: "docs/serde.md",
+        b_doc: "docs/serde.md",
+        ..unknown
+    };
+    let different = kimera_reactor::PairInput {
+        b_doc: "docs/tokio.md",
+        ..same
+    };
+    let routes = model.judge(&[unknown, same, different]).unwrap();
+    let route = |i: usize| routes[i].unwrap().route;
+    assert_eq!(route(0), "substitution", "{routes:?}");
+    assert_eq!(route(1), "substitution", "{routes:?}");
+    assert_ne!(route(2), "substitution", "{routes:?}");
+    assert!(different.different_documents() && !same.different_documents());
+    assert_eq!(
+        kimera_reactor::document_of("docs/serde.md:12"),
+        "docs/serde.md"
+    );
+    assert_eq!(kimera_reactor::document_of("wiki"), "wiki");
+    assert_eq!(kimera_reactor::document_of("C:\\notes.md"), "C:\\notes.md");
+}

@@ -79,6 +79,8 @@ fn head_trains_on_fixture_and_reloads_to_the_same_probabilities() {
             b_vec: v,
             cosine: kimera_core::dot(u, v),
             resonance: kimera_core::dot(u, v),
+            a_doc: "",
+            b_doc: "",
         })
         .collect();
     let verdicts = kimera_reactor::Detector::score_batch(&det, &pairs);

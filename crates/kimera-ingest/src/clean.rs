@@ -75,6 +75,9 @@ pub enum SkipReason {
     Boilerplate,
     /// Questions.
     Question,
+    /// Lead-ins: a sentence ending with a colon introduces what follows ("You can use
+    /// bitflags to:") and says nothing true or false by itself.
+    LeadIn,
     /// Imperatives: instructions to the reader.
     Instruction,
     /// No finite verb: labels, titles, noun phrases.
@@ -85,7 +88,7 @@ pub enum SkipReason {
 
 impl SkipReason {
     /// Every reason, in the order summaries list them.
-    pub const ALL: [SkipReason; 15] = [
+    pub const ALL: [SkipReason; 16] = [
         SkipReason::FrontMatter,
         SkipReason::Code,
         SkipReason::Table,
@@ -98,6 +101,7 @@ impl SkipReason {
         SkipReason::Changelog,
         SkipReason::Boilerplate,
         SkipReason::Question,
+        SkipReason::LeadIn,
         SkipReason::Instruction,
         SkipReason::NoVerb,
         SkipReason::TooShort,
@@ -118,6 +122,7 @@ impl SkipReason {
             SkipReason::Changelog => "changelog",
             SkipReason::Boilerplate => "boilerplate",
             SkipReason::Question => "question",
+            SkipReason::LeadIn => "lead_in",
             SkipReason::Instruction => "instruction",
             SkipReason::NoVerb => "no_verb",
             SkipReason::TooShort => "too_short",
@@ -1039,8 +1044,14 @@ pub(crate) fn classify_sentence(s: &str, lang: &str) -> Result<(), SkipReason> {
     if w.len() < 2 {
         return Err(SkipReason::TooShort);
     }
+    // a sentence that would be a claim but ends with a colon introduces what follows
+    let lead_in = matches!(end, Some(':' | '：'));
     if !verb_rules_apply(s, lang) {
-        return Ok(());
+        return if lead_in {
+            Err(SkipReason::LeadIn)
+        } else {
+            Ok(())
+        };
     }
     let first_is_base = VERBS.is_base(&w[0]) || w[0] == "please";
     let capitalised = s
@@ -1055,6 +1066,9 @@ pub(crate) fn classify_sentence(s: &str, lang: &str) -> Result<(), SkipReason> {
     }
     if !finite_verb(&w, 0) {
         return Err(SkipReason::NoVerb);
+    }
+    if lead_in {
+        return Err(SkipReason::LeadIn);
     }
     Ok(())
 }
@@ -1176,6 +1190,11 @@ mod tests {
                 SkipReason::Boilerplate,
             ),
             ("Why not use serde_json?", SkipReason::Question),
+            ("You can use bitflags to:", SkipReason::LeadIn),
+            (
+                "The crate provides the following features:",
+                SkipReason::LeadIn,
+            ),
             ("Add this to your Cargo.toml:", SkipReason::Instruction),
             ("Use std.", SkipReason::Instruction),
             (

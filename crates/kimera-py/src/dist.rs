@@ -358,7 +358,7 @@ impl PySnapshot {
     }
 
     /// What a worker needs to score `pairs` (`p × 2` geoid numbers): `(ids, texts,
-    /// langs, vectors, local_pairs, scar_means)` for the geoids the pairs touch.
+    /// langs, vectors, local_pairs, scar_means, docs)` for the geoids the pairs touch.
     #[allow(clippy::type_complexity)]
     fn payload<'py>(
         &self,
@@ -371,6 +371,7 @@ impl PySnapshot {
         Bound<'py, PyArray2<f32>>,
         Bound<'py, PyArray2<u32>>,
         Bound<'py, PyArray1<f32>>,
+        Vec<String>,
     )> {
         let p = pairs
             .as_slice()
@@ -401,6 +402,7 @@ impl PySnapshot {
         let ids = order.iter().map(|&g| snap.id(g).to_string()).collect();
         let texts = order.iter().map(|&g| snap.text(g).to_string()).collect();
         let langs = order.iter().map(|&g| snap.lang(g).to_string()).collect();
+        let docs = order.iter().map(|&g| snap.doc(g).to_string()).collect();
         let mut vecs = Vec::with_capacity(order.len() * self.dim);
         for &g in &order {
             vecs.extend_from_slice(snap.table().get(g));
@@ -414,6 +416,7 @@ impl PySnapshot {
             array2(py, order.len(), self.dim, vecs)?,
             array2(py, np, 2, lp)?,
             Array1::from_vec(means).into_pyarray(py),
+            docs,
         ))
     }
 
@@ -551,9 +554,10 @@ impl PyDetectors {
             PyReadonlyArray2<'_, f32>,
             PyReadonlyArray2<'_, u32>,
             PyReadonlyArray1<'_, f32>,
+            Vec<String>,
         ),
     ) -> PyResult<Vec<(String, String, f32, String, String)>> {
-        let (ids, texts, langs, vecs, pairs, means) = payload;
+        let (ids, texts, langs, vecs, pairs, means, docs) = payload;
         let dim = vecs.shape()[1].max(1);
         let v = slice2(&vecs, "vectors")?;
         let p = pairs
@@ -563,7 +567,12 @@ impl PyDetectors {
             .as_slice()
             .map_err(|_| ConfigError::new_err("means must be a contiguous float32 array"))?;
         let u = ids.len();
-        if texts.len() != u || langs.len() != u || v.len() != u * dim || m.len() * 2 != p.len() {
+        if texts.len() != u
+            || langs.len() != u
+            || docs.len() != u
+            || v.len() != u * dim
+            || m.len() * 2 != p.len()
+        {
             return Err(ConfigError::new_err(
                 "detect: the payload's parts disagree in length",
             ));
@@ -593,6 +602,8 @@ impl PyDetectors {
                         b_vec: bv,
                         cosine,
                         resonance: cosine * (1.0 - mean.clamp(0.0, 1.0)),
+                        a_doc: &docs[a as usize],
+                        b_doc: &docs[b as usize],
                     }
                 })
                 .collect();

@@ -351,6 +351,8 @@ struct Loaded {
     ids: Strings,
     texts: Strings,
     langs: Strings,
+    /// Each geoid's document ([`crate::document_of`] its source).
+    docs: Strings,
     table: VectorTable,
 }
 
@@ -370,14 +372,19 @@ fn load(
     stats: &mut RunStats,
 ) -> Result<Loaded, ReactorError> {
     let total = store.counts()?.geoids;
-    let (mut ids, mut texts, mut langs) =
-        (Strings::default(), Strings::default(), Strings::default());
+    let (mut ids, mut texts, mut langs, mut docs) = (
+        Strings::default(),
+        Strings::default(),
+        Strings::default(),
+        Strings::default(),
+    );
     let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(total as usize);
     store.for_each_geoid_at(cfg.chunk.max(1), cfg.visibility, |rows| {
         for r in rows {
             ids.push(r.id.as_str());
             texts.push(&r.text);
             langs.push(&r.lang);
+            docs.push(crate::document_of(&r.source));
             hashes.push(r.text_hash);
         }
         progress(Progress {
@@ -455,7 +462,12 @@ fn load(
     let kept = dims.iter().filter(|&&d| d > 0).count();
     stats.missing_vectors = (n - kept) as u64;
     if kept < n {
-        let (mut i2, mut t2, mut l2) = (Strings::default(), Strings::default(), Strings::default());
+        let (mut i2, mut t2, mut l2, mut d2) = (
+            Strings::default(),
+            Strings::default(),
+            Strings::default(),
+            Strings::default(),
+        );
         let mut w = 0;
         for (p, &d) in dims.iter().enumerate() {
             if d == 0 {
@@ -467,11 +479,12 @@ fn load(
             i2.push(ids.get(p as u32));
             t2.push(texts.get(p as u32));
             l2.push(langs.get(p as u32));
+            d2.push(docs.get(p as u32));
             w += 1;
         }
         data.truncate(w * dim);
         data.shrink_to_fit();
-        (ids, texts, langs) = (i2, t2, l2);
+        (ids, texts, langs, docs) = (i2, t2, l2, d2);
     }
     progress(Progress {
         phase: "load",
@@ -492,6 +505,7 @@ fn load(
         ids,
         texts,
         langs,
+        docs,
         table: VectorTable::new(data, dim.max(1)),
     })
 }
@@ -632,6 +646,8 @@ fn score(
                 b_vec: bv,
                 cosine,
                 resonance: cosine * (1.0 - scars.mean(a, b).clamp(0.0, 1.0)),
+                a_doc: loaded.docs.get(a),
+                b_doc: loaded.docs.get(b),
             }
         })
         .collect();
@@ -715,6 +731,11 @@ impl Snapshot {
 
     pub fn lang(&self, i: u32) -> &str {
         self.loaded.langs.get(i)
+    }
+
+    /// Geoid `i`'s document ([`crate::document_of`] its source).
+    pub fn doc(&self, i: u32) -> &str {
+        self.loaded.docs.get(i)
     }
 
     /// Mean weight of the stored scars touching `a` or `b` (resonance is

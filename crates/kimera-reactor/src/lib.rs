@@ -44,7 +44,7 @@ pub use cycle::{
 };
 pub use detect::{
     BaselineDetector, DETECTOR_NAMES, Detector, LexicalDetector, PairInput, Verdict,
-    detector_by_name, detectors_from_list,
+    detector_by_name, detectors_from_list, document_of,
 };
 pub use kimera_store::Store;
 pub use knn::KnnParams;

@@ -341,6 +341,8 @@ fn pair_input<'a>(p: &'a PairRecord, v: &'a (Vec<f32>, Vec<f32>)) -> PairInput<'
         cosine: cos,
         // no scars between benchmark pairs: resonance is the cosine
         resonance: cos,
+        a_doc: "",
+        b_doc: "",
     }
 }
 

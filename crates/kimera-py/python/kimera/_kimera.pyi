@@ -19,7 +19,7 @@ class NotFoundError(KimeraError): ...
 
 F32 = npt.NDArray[np.float32]
 U32 = npt.NDArray[np.uint32]
-Payload = Tuple[List[str], List[str], List[str], F32, U32, F32]
+Payload = Tuple[List[str], List[str], List[str], F32, U32, F32, List[str]]
 ScarTuple = Tuple[str, str, float, str, str]
 
 class Store:

@@ -34,6 +34,20 @@ pub struct PairInput<'a> {
     /// `cosine * (1 - mean weight of the scars touching a or b)`, with the scars that
     /// existed when the run started (so the value does not depend on scheduling).
     pub resonance: f32,
+    /// The document each statement came from ([`document_of`] its source: the file, not
+    /// the line), or `""` when unknown (a statement being checked, a labelled pair).
+    pub a_doc: &'a str,
+    pub b_doc: &'a str,
+}
+
+/// The document part of a geoid's source: `docs/a.md:12` → `docs/a.md`. Statements of
+/// two documents are about their own documents' subjects when they leave the subject
+/// implicit ("Requires Rust 1.58 or greater." in two crates' READMEs).
+pub fn document_of(source: &str) -> &str {
+    match source.rsplit_once(':') {
+        Some((doc, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => doc,
+        _ => source,
+    }
 }
 
 impl<'a> PairInput<'a> {
@@ -51,7 +65,14 @@ impl<'a> PairInput<'a> {
             b_vec: &[],
             cosine,
             resonance: cosine,
+            a_doc: "",
+            b_doc: "",
         }
+    }
+
+    /// Whether both documents are known and differ.
+    pub fn different_documents(&self) -> bool {
+        !self.a_doc.is_empty() && !self.b_doc.is_empty() && self.a_doc != self.b_doc
     }
 }
 

@@ -34,10 +34,12 @@
 //! assert!(s.hidden_ids(Visibility::Current).unwrap().is_empty());
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use kimera_core::GeoidId;
-use kimera_core::settle::{ConflictFacts, ConflictKind, Resolution, Side};
+use kimera_core::settle::{
+    ConflictFacts, ConflictKind, Resolution, Side, Strategy, StrategyConfig, decide,
+};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -346,6 +348,27 @@ pub struct StatementState {
     pub superseded_at: Option<i64>,
 }
 
+/// What [`Store::auto_resolve`] decided (and wrote, unless a dry run): `kimera resolve
+/// --auto --json`, `POST /v1/conflicts/resolve-auto` and the MCP `resolve` tool's
+/// `auto` all answer this.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AutoReport {
+    pub strategy: String,
+    pub examined: u64,
+    pub resolved: u64,
+    pub left_open: u64,
+    /// Decisions per resolution (`keep_a`, `both_valid`...).
+    pub by_resolution: BTreeMap<String, u64>,
+    pub dry_run: bool,
+    /// The first decisions (at most [`AutoReport::SAMPLE`]): `id`, `resolution`, `why`.
+    pub sample: Vec<serde_json::Value>,
+}
+
+impl AutoReport {
+    /// Decisions kept in [`AutoReport::sample`].
+    pub const SAMPLE: usize = 20;
+}
+
 /// A decision to apply with [`Store::resolve_conflicts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settle {
@@ -494,6 +517,65 @@ impl Store {
         let n = decisions.len() as u64;
         crate::commit(tx, crate::Write::Conflicts, run, n)?;
         Ok(n)
+    }
+
+    /// Decides every open conflict by `cfg`'s strategy, a page of 10,000 at a time,
+    /// each decision recorded with its inputs and why; writes each page's decisions in
+    /// one transaction at `now` unless `dry_run`. Conflicts the strategy cannot decide
+    /// (a tie, `manual`) stay open.
+    pub fn auto_resolve(
+        &mut self,
+        cfg: &StrategyConfig,
+        dry_run: bool,
+        now: i64,
+    ) -> Result<AutoReport> {
+        const PAGE: usize = 10_000;
+        let mut report = AutoReport {
+            strategy: cfg.strategy.to_string(),
+            dry_run,
+            ..AutoReport::default()
+        };
+        let mut after = 0;
+        loop {
+            let mut page = self.open_conflict_facts(after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            let mut settle = Vec::new();
+            for (id, facts) in &mut page {
+                report.examined += 1;
+                if cfg.strategy == Strategy::Consensus {
+                    facts.a.support = Some(self.support(&facts.a.id)?);
+                    facts.b.support = Some(self.support(&facts.b.id)?);
+                }
+                let Some(d) = decide(cfg, facts) else {
+                    report.left_open += 1;
+                    continue;
+                };
+                *report
+                    .by_resolution
+                    .entry(d.resolution.to_string())
+                    .or_default() += 1;
+                if report.sample.len() < AutoReport::SAMPLE {
+                    report.sample.push(serde_json::json!({
+                        "id": id, "resolution": d.resolution, "why": d.why,
+                    }));
+                }
+                let mut inputs = d.inputs;
+                inputs["why"] = serde_json::json!(d.why);
+                settle.push(Settle {
+                    conflict: *id,
+                    resolution: d.resolution,
+                    decided_by: d.decided_by,
+                    note: None,
+                    inputs: Some(inputs),
+                });
+            }
+            report.resolved += settle.len() as u64;
+            if !dry_run && !settle.is_empty() {
+                self.resolve_conflicts(&settle, now)?;
+            }
+        }
+        Ok(report)
     }
 
     /// Undoes the resolution of conflict `id` (one transaction): the conflict is open

@@ -486,3 +486,116 @@ fn the_store_s_strategy_comes_from_kimera_toml() {
         format!("keep_{}", keep_for(bridge, &g[1]))
     );
 }
+
+/// `kimera -q export WHAT --format jsonl [extra]`, one JSON value per row.
+fn export_rows(db: &std::path::Path, what: &str, extra: &[&str]) -> Vec<Value> {
+    let out = kimera(db)
+        .args(["-q", "export", what, "--format", "jsonl"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn export_leaves_superseded_statements_out_and_undo_keeps_the_past_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let g = store(&db);
+    // the bridge and the capital as labelled pairs too
+    let pair = |x: &Geoid, y: &Geoid, id: &str| kimera_store::PairRef {
+        a: kimera_store::PairEnd::Id(x.id.clone()),
+        b: kimera_store::PairEnd::Id(y.id.clone()),
+        pair_id: Some(id.into()),
+        gold: None,
+        lang: Some("en".into()),
+        kind: None,
+        source: Source::Api,
+    };
+    Store::open(&db)
+        .unwrap()
+        .insert_batch(
+            &[],
+            &[pair(&g[0], &g[1], "bridge"), pair(&g[2], &g[3], "capital")],
+        )
+        .unwrap();
+    let pair_ids = |extra: &[&str]| -> Vec<String> {
+        export_rows(&db, "pairs", extra)
+            .iter()
+            .map(|p| p["pair_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let scar_texts = |extra: &[&str]| -> Vec<String> {
+        export_rows(&db, "scars", extra)
+            .iter()
+            .flat_map(|s| [s["text_a"].clone(), s["text_b"].clone()])
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    let geoid_texts = |extra: &[&str]| texts(&Value::Array(export_rows(&db, "geoids", extra)));
+    assert_eq!(pair_ids(&[]), ["bridge", "capital"]);
+    assert_eq!(export_rows(&db, "scars", &[]).len(), 4);
+
+    // keep the new bridge length: the old one (g[0]) is superseded at t1
+    let open = json_of(kimera(&db).args(["--json", "conflicts"]));
+    let bridge = find(&open, &g[0], &g[1]);
+    let id = bridge["id"].to_string();
+    let resolved =
+        json_of(kimera(&db).args(["--json", "resolve", &id, "--keep", keep_for(bridge, &g[1])]));
+    let t1 = resolved["decided_at"].as_i64().unwrap();
+
+    // default reads leave the superseded statement, its pair and its scars out
+    assert_eq!(pair_ids(&[]), ["capital"]);
+    let scars = scar_texts(&[]);
+    assert_eq!(scars.len(), 2 * 2, "the capital's and the mayors' scars");
+    assert!(!scars.contains(&g[0].text), "{scars:?}");
+    assert!(!geoid_texts(&[]).contains(&g[0].text));
+    // as of 2021 (recorded, not yet superseded) the pair is back; the scars were
+    // recorded later (now), so none existed then
+    assert_eq!(pair_ids(&["--as-of", "2021-01-01"]), ["bridge", "capital"]);
+    assert!(scar_texts(&["--as-of", "2021-01-01"]).is_empty());
+    // --all: everything, the superseded statement saying by what and when
+    let all = export_rows(&db, "geoids", &["--all"]);
+    let old = all
+        .iter()
+        .find(|r| r["text"] == g[0].text.as_str())
+        .unwrap();
+    assert_eq!(
+        (old["superseded_by"].as_str(), old["superseded_at"].as_i64()),
+        (Some(g[1].id.as_str()), Some(t1))
+    );
+    assert_eq!(export_rows(&db, "pairs", &["--all"]).len(), 2);
+    // conflicts and feedback are the record of settling: no --as-of
+    let refused = kimera(&db)
+        .args(["export", "conflicts", "--as-of", "2021-01-01"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("record of settling"));
+
+    // undo at t2 > t1 (the clock must tick: times are seconds)
+    while kimera_core::unix_now() <= t1 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let undone = json_of(kimera(&db).args(["--json", "undo", &id]));
+    assert_eq!(undone["status"], "open");
+    let at = |t: i64| t.to_string();
+    // now and after the undo g[0] is back; as of t1 it was superseded, and still reads so
+    assert!(geoid_texts(&[]).contains(&g[0].text));
+    assert!(!geoid_texts(&["--as-of", &at(t1)]).contains(&g[0].text));
+    assert_eq!(pair_ids(&["--as-of", &at(t1)]), ["capital"]);
+    assert_eq!(scar_texts(&["--as-of", &at(t1)]).len(), 2 * 2);
+    assert!(geoid_texts(&["--as-of", &at(kimera_core::unix_now())]).contains(&g[0].text));
+    assert!(geoid_texts(&["--as-of", &at(t1 - 1)]).contains(&g[0].text));
+    assert_eq!(pair_ids(&[]), ["bridge", "capital"]);
+    assert_eq!(export_rows(&db, "scars", &[]).len(), 4);
+}

@@ -229,6 +229,123 @@ fn embed_and_run_killed_at_each_point_resume_to_the_same_store() {
     }
 }
 
+/// A store with `n` conflicts the `recency` strategy settles: "bridge i is 300 m"
+/// (recorded in 2020) against "bridge i is 450 m" (a day later), scarred by `lexical`.
+fn conflicts_store(db: &Path, n: usize) {
+    use kimera_core::{Geoid, Scar, Source};
+    let t2020 = 1_577_836_800;
+    let mut s = kimera_store::Store::open(db).unwrap();
+    let mut geoids = Vec::new();
+    let mut scars = Vec::new();
+    for i in 0..n {
+        let mut old = Geoid::new(format!("Bridge {i} is 300 m long."), "en", Source::Api);
+        let mut new = Geoid::new(format!("Bridge {i} is 450 m long."), "en", Source::Api);
+        (old.created_at, new.created_at) = (t2020, t2020 + 86_400);
+        let ev = serde_json::json!({"rule": "numbers", "tokens": ["300", "450"]});
+        scars.push(Scar::new(
+            old.id.clone(),
+            new.id.clone(),
+            0.9,
+            "lexical",
+            ev,
+        ));
+        geoids.extend([old, new]);
+    }
+    s.insert_geoids(&geoids).unwrap();
+    s.insert_scars(&scars, None).unwrap();
+}
+
+/// What a store's settling holds, without the times: each conflict's status and
+/// decision, who superseded whom, and the resolution log.
+fn settled(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT id || ' ' || status || ' ' || coalesce(resolution, '-') || ' '
+                || coalesce(decided_by, '-') || ' ' || coalesce(inputs, '-')
+         FROM conflicts ORDER BY id",
+        "SELECT id || ' superseded by ' || superseded_by FROM geoids
+         WHERE superseded_by IS NOT NULL ORDER BY id",
+        "SELECT conflict || ' ' || resolution || ' ' || superseded || ' undone: '
+                || (undone_at IS NOT NULL) FROM resolutions ORDER BY seq",
+    ] {
+        let mut stmt = c.prepare(sql).unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+/// `kimera resolve ID`, `resolve --auto` and `undo` are one transaction each: killed
+/// before the commit, the store is as it was; killed just after it, it holds all of
+/// the decision — the same as a run that was not killed — and passes integrity_check.
+#[test]
+fn resolve_and_undo_killed_at_their_commit_change_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.db");
+    conflicts_store(&base, 6);
+    let resolved_one = dir.path().join("one.db");
+    copy_store(&base, &resolved_one);
+    ok(kimera(&resolved_one).args(["-q", "resolve", "3", "--keep", "b"]));
+    let steps: [(&str, &Path, &[&str]); 3] = [
+        ("resolve", &base, &["-q", "resolve", "3", "--keep", "b"]),
+        (
+            "auto",
+            &base,
+            &["-q", "resolve", "--auto", "--strategy", "recency"],
+        ),
+        ("undo", &resolved_one, &["-q", "undo", "3"]),
+    ];
+    for (name, from, args) in steps {
+        let reference = dir.path().join(format!("{name}-ref.db"));
+        copy_store(from, &reference);
+        ok(kimera(&reference).args(args));
+        assert_ne!(
+            settled(&reference),
+            settled(from),
+            "{name} changes the store"
+        );
+        for point in ["conflicts.before_commit", "conflicts.committed"] {
+            let db = dir.path().join(format!("{name}-{point}.db"));
+            copy_store(from, &db);
+            let mut cmd = kimera(&db);
+            cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+            assert_killed(kill_at(&mut cmd, point, 1).status().unwrap());
+            assert_eq!(integrity_check(&db), "ok", "{name} killed at {point}");
+            if point == "conflicts.before_commit" {
+                assert_same_store(&db, from);
+            } else {
+                assert_eq!(
+                    settled(&db),
+                    settled(&reference),
+                    "{name} killed at {point}"
+                );
+            }
+        }
+    }
+    // --auto killed after its commit has settled all six: run again, nothing is left
+    let db = dir.path().join("auto-conflicts.committed.db");
+    let again: serde_json::Value = serde_json::from_str(&ok(kimera(&db).args([
+        "--json",
+        "resolve",
+        "--auto",
+        "--strategy",
+        "recency",
+    ])))
+    .unwrap();
+    assert_eq!(
+        (again["examined"].as_u64(), again["resolved"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        settled(&db)
+            .iter()
+            .filter(|r| r.contains(" resolved keep_"))
+            .count(),
+        6
+    );
+}
+
 /// Reads `child`'s stderr on a thread until a line contains `needle`; returns every
 /// line read by the time the child exits.
 fn watch_stderr(

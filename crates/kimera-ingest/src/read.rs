@@ -359,16 +359,47 @@ impl Ctx {
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<(Option<i64>, Option<i64>), RowError> {
+        self.validity_named(line, ("valid_from", from), ("valid_to", to))
+    }
+
+    /// [`Ctx::validity`] from fields of these names (errors name them).
+    fn validity_named(
+        &self,
+        line: u64,
+        (from_name, from): (&str, Option<&str>),
+        (to_name, to): (&str, Option<&str>),
+    ) -> Result<(Option<i64>, Option<i64>), RowError> {
         let (f, t) = (
-            self.time(line, "valid_from", from)?,
-            self.time(line, "valid_to", to)?,
+            self.time(line, from_name, from)?,
+            self.time(line, to_name, to)?,
         );
         if let (Some(f), Some(t)) = (f, t)
             && t <= f
         {
-            return Err(self.err(line, Some("valid_to"), "not after valid_from"));
+            return Err(self.err(line, Some(to_name), format!("not after {from_name}")));
         }
         Ok((f, t))
+    }
+
+    /// The validity of a pair's statement `side` (1 or 2): its own `valid_from1` /
+    /// `valid_to1` (`…2`), each falling back to the shared `valid_from` / `valid_to`
+    /// when empty or absent. `get` reads a field by name.
+    fn pair_validity(
+        &self,
+        line: u64,
+        side: u8,
+        get: &dyn Fn(&str) -> Result<Option<String>, RowError>,
+    ) -> Result<(Option<i64>, Option<i64>), RowError> {
+        let pick = |shared: &'static str| -> Result<(String, Option<String>), RowError> {
+            let own = format!("{shared}{side}");
+            match get(&own)?.filter(|v| !v.trim().is_empty()) {
+                Some(v) => Ok((own, Some(v))),
+                None => Ok((shared.to_string(), get(shared)?)),
+            }
+        };
+        let (fname, from) = pick("valid_from")?;
+        let (tname, to) = pick("valid_to")?;
+        self.validity_named(line, (&fname, from.as_deref()), (&tname, to.as_deref()))
     }
 
     /// Validates a language code; empty means the default.
@@ -711,10 +742,15 @@ fn parse_row(
                     )
                 })?),
             };
+            let by_name = |name: &str| -> Result<Option<String>, RowError> {
+                Ok(field(cols.find(name))?.map(str::to_string))
+            };
+            let va = ctx.pair_validity(line, 1, &by_name)?;
+            let vb = ctx.pair_validity(line, 2, &by_name)?;
             let src = ctx.source(line);
             Ok(Record::Pair {
-                a: Geoid::new(ta, lang.clone(), src.clone()),
-                b: Geoid::new(tb, lang.clone(), src),
+                a: Geoid::new(ta, lang.clone(), src.clone()).with_validity(va.0, va.1),
+                b: Geoid::new(tb, lang.clone(), src).with_validity(vb.0, vb.1),
                 pair_id: match opt(field(c.pair_id)?) {
                     Some(id) => Some(ctx.id(line, "pair_id", &id)?.to_string()),
                     None => None,
@@ -861,10 +897,12 @@ fn json_record(ctx: &Ctx, line: u64, v: Value) -> Result<Record, RowError> {
                 ctx.err(line, Some(lf), format!("unknown label `{}`", trunc(&l, 40)))
             })?),
         };
+        let va = ctx.pair_validity(line, 1, &s)?;
+        let vb = ctx.pair_validity(line, 2, &s)?;
         let src = ctx.source(line);
         return Ok(Record::Pair {
-            a: Geoid::new(ta, lang.clone(), src.clone()),
-            b: Geoid::new(tb, lang.clone(), src),
+            a: Geoid::new(ta, lang.clone(), src.clone()).with_validity(va.0, va.1),
+            b: Geoid::new(tb, lang.clone(), src).with_validity(vb.0, vb.1),
             pair_id: first(&["pair_id", "id"])?.0,
             gold,
             lang,

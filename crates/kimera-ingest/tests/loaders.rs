@@ -672,3 +672,73 @@ fn validity_columns_and_fields_are_read_and_a_bad_time_is_named() {
         (t("2030-06-01T12:00:00Z"), None)
     );
 }
+
+#[test]
+fn pairs_files_carry_validity_per_statement_and_a_bad_time_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "p.csv",
+        concat!(
+            "pair_id,text1,text2,label,lang,valid_from,valid_from1,valid_to1,valid_from2,valid_to2\n",
+            "1,Ann is the mayor.,Bob is the mayor.,contradiction,en,,2019-01-01,2024-01-01,2024-01-01,\n",
+            "2,The shop opens at 9.,The shop opens at 10.,contradiction,en,2022-05-01,,,,2023-01-01\n",
+            "3,Cid is the mayor.,Dan is the mayor.,contradiction,en,,,,someday,\n",
+            "4,Eve is the mayor.,Fay is the mayor.,contradiction,en,,2024,2020,,\n",
+        ),
+    );
+    let jsonl = write(
+        dir.path(),
+        "p.jsonl",
+        concat!(
+            "{\"text1\": \"Gil is the mayor.\", \"text2\": \"Hal is the mayor.\", \"label\": \"contradiction\", \"valid_to1\": \"2020-01-01\", \"valid_from2\": 1577836800}\n",
+            "{\"text1\": \"Ivy is the mayor.\", \"text2\": \"Jon is the mayor.\", \"valid_from1\": \"soon\"}\n",
+        ),
+    );
+    let mut s = Store::open_in_memory().unwrap();
+    let r = ingest(&mut s, &[csv.clone(), jsonl], &IngestOptions::default());
+    assert_eq!((r.pairs.inserted, r.bad_rows), (3, 3), "{r:?}");
+    let errors: Vec<String> = r
+        .files
+        .iter()
+        .flat_map(|f| f.errors.iter().map(|e| e.to_string()))
+        .collect();
+    let named = |file: &str, line: u64, field: &str, what: &str| {
+        let at = format!("{file}:{line}: field `{field}`: ");
+        assert!(
+            errors.iter().any(|e| e.contains(&at) && e.contains(what)),
+            "no error at {at}({what}) in {errors:#?}"
+        );
+    };
+    named("p.csv", 4, "valid_from2", "someday");
+    named("p.csv", 5, "valid_to1", "not after valid_from1");
+    named("p.jsonl", 2, "valid_from1", "soon");
+    let state = |text: &str| {
+        let id = s
+            .geoids_after(0, 100)
+            .unwrap()
+            .into_iter()
+            .find(|g| g.text == text)
+            .unwrap_or_else(|| panic!("{text} not stored"))
+            .id;
+        let st = s.statement_state(&id).unwrap().unwrap();
+        (st.valid_from, st.valid_to)
+    };
+    let t = |x: &str| kimera_core::parse_time(x);
+    assert_eq!(
+        state("Ann is the mayor."),
+        (t("2019-01-01"), t("2024-01-01"))
+    );
+    assert_eq!(state("Bob is the mayor."), (t("2024-01-01"), None));
+    // the shared columns for both, a side's own column over it
+    assert_eq!(state("The shop opens at 9."), (t("2022-05-01"), None));
+    assert_eq!(
+        state("The shop opens at 10."),
+        (t("2022-05-01"), t("2023-01-01"))
+    );
+    assert_eq!(state("Gil is the mayor."), (None, t("2020-01-01")));
+    assert_eq!(state("Hal is the mayor."), (Some(1_577_836_800), None));
+    // the pairs reader for the judge and the benchmark reads the same rows
+    let file = read_pairs(&csv, None).unwrap();
+    assert_eq!((file.pairs.len(), file.errors.len()), (2, 2));
+}

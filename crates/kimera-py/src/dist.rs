@@ -206,7 +206,7 @@ impl PySnapshot {
 impl PySnapshot {
     #[new]
     #[pyo3(signature = (path, pairing = "ann", k = 10, min_sim = 0.5, seed = 42,
-        chunk = 10_000, exact_max = 5_000, nprobe = 8, model_id = None))]
+        chunk = 10_000, exact_max = 5_000, nprobe = 8, model_id = None, as_of = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -219,6 +219,7 @@ impl PySnapshot {
         exact_max: usize,
         nprobe: usize,
         model_id: Option<String>,
+        as_of: Option<i64>,
     ) -> PyResult<Self> {
         if chunk == 0 {
             return Err(ConfigError::new_err(
@@ -240,7 +241,9 @@ impl PySnapshot {
         let (store, snap, cfg) = py
             .detach(|| -> anyhow::Result<_> {
                 let store = Store::open(&p)?;
-                let cfg = args.config(&store)?;
+                let mut cfg = args.config(&store)?;
+                // `kimera run --as-of`: the statements as they were then
+                cfg.visibility = kimera_store::Visibility::at(as_of);
                 let snap = match Snapshot::load(&store, &cfg) {
                     Err(e @ kimera_reactor::ReactorError::NoVectors { .. }) => {
                         return Err(anyhow::Error::new(e).context("run `kimera embed` first"));

@@ -353,6 +353,52 @@ pub struct ResolveIn {
     pub note: Option<String>,
 }
 
+/// `POST /v1/conflicts/resolve-auto`: settle every open conflict by a strategy.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoResolveIn {
+    /// manual, recency, source, confidence or consensus; default: the server's
+    /// (`kimera serve --strategy`, or `strategy` in kimera.toml). Its parameters (source
+    /// weights, minimum score) are the server's.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Decide without writing anything (default false).
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// What an automatic resolution decided: as `kimera resolve --auto --json`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, JsonSchema)]
+pub struct AutoResolveOut {
+    pub strategy: String,
+    /// Open conflicts looked at.
+    pub examined: u64,
+    /// Settled (or, on a dry run, that would be).
+    pub resolved: u64,
+    /// Left open: a tie, or `manual`.
+    pub left_open: u64,
+    /// Decisions per resolution (`keep_a`, `keep_b`, `both_valid`...).
+    pub by_resolution: std::collections::BTreeMap<String, u64>,
+    pub dry_run: bool,
+    /// The first decisions (at most 20): `id`, `resolution`, `why`.
+    #[schema(value_type = Vec<Object>)]
+    pub sample: Vec<serde_json::Value>,
+}
+
+impl From<kimera_store::AutoReport> for AutoResolveOut {
+    fn from(r: kimera_store::AutoReport) -> AutoResolveOut {
+        AutoResolveOut {
+            strategy: r.strategy,
+            examined: r.examined,
+            resolved: r.resolved,
+            left_open: r.left_open,
+            by_resolution: r.by_resolution,
+            dry_run: r.dry_run,
+            sample: r.sample,
+        }
+    }
+}
+
 /// `GET /v1/similar` query.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema, JsonSchema, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -42,6 +42,10 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Host names `/mcp` accepts in `Host` besides loopback ones (DNS-rebinding guard).
     pub allowed_hosts: Vec<String>,
+    /// The store's resolution strategy: what `POST /v1/conflicts/resolve-auto` and the
+    /// MCP `resolve` tool's `auto` use unless the request names another (default
+    /// `manual`, which settles nothing).
+    pub resolve: kimera_core::settle::StrategyConfig,
 }
 
 impl ServerConfig {
@@ -65,6 +69,9 @@ impl ServerConfig {
             tokens: Tokens::default(),
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            resolve: kimera_core::settle::StrategyConfig::new(
+                kimera_core::settle::Strategy::Manual,
+            ),
         }
     }
 

@@ -731,6 +731,38 @@ impl Engine {
         .await
     }
 
+    /// `POST /v1/conflicts/resolve-auto` and MCP `resolve` with `auto`: every open
+    /// conflict decided by the request's strategy (else the server's), each page of
+    /// decisions one transaction, durable (synchronous FULL) before the answer, the
+    /// superseded set refreshed before the answer too.
+    pub async fn auto_resolve(self: &Arc<Self>, req: AutoResolveIn) -> Result<AutoResolveOut> {
+        let mut cfg = self.cfg.resolve.clone();
+        if let Some(name) = req.strategy.as_deref() {
+            cfg.strategy = kimera_core::settle::Strategy::parse(name).ok_or_else(|| {
+                EngineError::invalid(
+                    "strategy",
+                    format!("{name:?}: expected manual, recency, source, confidence or consensus"),
+                )
+            })?;
+        }
+        let dry_run = req.dry_run.unwrap_or(false);
+        self.blocking(move |e| {
+            let _one = e.settling.lock().unwrap_or_else(|p| p.into_inner());
+            let mut store = Store::open(&e.cfg.db)?;
+            store
+                .conn()
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(kimera_store::StoreError::from)?;
+            let report = store.auto_resolve(&cfg, dry_run, kimera_core::unix_now())?;
+            if report.resolved > 0 && !dry_run {
+                let hidden = Arc::new(store.hidden_ids(Visibility::Current)?);
+                *e.hidden.write().unwrap_or_else(|p| p.into_inner()) = hidden;
+            }
+            Ok(report.into())
+        })
+        .await
+    }
+
     /// `GET /v1/concepts/{term}`: what the concept graph knows about a term.
     pub async fn concept(self: &Arc<Self>, term: String, req: ConceptIn) -> Result<ConceptOut> {
         let per_kind = bounded(req.per_kind, 8, 100, "per_kind")?;

@@ -630,6 +630,31 @@ async fn undo_conflict(
     ))
 }
 
+/// Settles every open conflict by a strategy (`strategy`, else the server's), as
+/// `kimera resolve --auto` does; `dry_run` decides without writing. Answers the
+/// decisions: how many were examined, settled and left open, per resolution, and the
+/// first ones with why. Durable before the answer.
+#[utoipa::path(
+    post,
+    path = "/v1/conflicts/resolve-auto",
+    tag = "conflicts",
+    request_body = AutoResolveIn,
+    responses(
+        (status = 200, description = "Decided (and written unless a dry run)", body = AutoResolveOut),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Read-only token", body = ErrorBody),
+        (status = 422, description = "Bad `strategy`", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn resolve_auto(
+    State(s): State<AppState>,
+    _: WriteAccess,
+    ApiJson(req): ApiJson<AutoResolveIn>,
+) -> ApiResult<AutoResolveOut> {
+    Ok(Json(s.ready()?.auto_resolve(req).await?))
+}
+
 /// A conflict id from the path.
 fn conflict_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse()
@@ -806,6 +831,7 @@ fn routes(state: AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi)
         .routes(routes!(get_conflict))
         .routes(routes!(resolve_conflict))
         .routes(routes!(undo_conflict))
+        .routes(routes!(resolve_auto))
         .routes(routes!(start_run))
         .routes(routes!(get_run))
         .route_layer(middleware::from_fn_with_state(state.clone(), deadline))

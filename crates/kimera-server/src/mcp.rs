@@ -74,18 +74,40 @@ pub struct RecallArgs {
     pub k: Option<usize>,
 }
 
-/// `resolve`: settle one conflict, or undo its resolution.
+/// `resolve`: settle one conflict, or undo its resolution; or, with `auto`, every open
+/// conflict by a strategy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveArgs {
-    /// The conflict's id (from `conflicts`).
-    pub id: i64,
+    /// The conflict's id (from `conflicts`); not with `auto`.
+    #[serde(default)]
+    pub id: Option<i64>,
     /// `a`, `b`, `both` (true in different contexts or times), `neither` (not a
-    /// contradiction), or `undo` to reopen it.
-    pub keep: String,
+    /// contradiction), or `undo` to reopen it; not with `auto`.
+    #[serde(default)]
+    pub keep: Option<String>,
     /// Why (kept with the decision).
     #[serde(default)]
     pub note: Option<String>,
+    /// Settle every open conflict by `strategy` (default: the server's).
+    #[serde(default)]
+    pub auto: bool,
+    /// With `auto`: manual, recency, source, confidence or consensus.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// With `auto`: decide without writing anything.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// What `resolve` did: the conflict (one settled or reopened), or under `auto` what the
+/// strategy decided.
+#[derive(Debug, Clone, serde::Serialize, JsonSchema)]
+pub struct ResolveOut {
+    #[serde(flatten)]
+    pub conflict: Option<ConflictOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto: Option<AutoResolveOut>,
 }
 
 /// `concept`: one term of the concept graph.
@@ -244,27 +266,51 @@ impl KimeraMcp {
         description = "Settle a conflict: keep `a` (B is superseded), keep `b` (A is \
             superseded), `both` (true in different contexts or times) or `neither` (not a \
             contradiction); `undo` reopens it. Nothing is deleted: a superseded statement \
-            is left out of checks and recall, and comes back on undo."
+            is left out of checks and recall, and comes back on undo. With `auto: true` \
+            (and no `id`), every open conflict is settled by `strategy` (recency, source, \
+            confidence, consensus; default the server's) and the answer's `auto` says what \
+            was decided; `dry_run` only decides."
     )]
     async fn resolve(
         &self,
         Parameters(a): Parameters<ResolveArgs>,
         ctx: RequestContext<RoleServer>,
-    ) -> std::result::Result<Json<ConflictOut>, String> {
+    ) -> std::result::Result<Json<ResolveOut>, String> {
         if self.scope(&ctx) != Scope::ReadWrite {
             return Err(tool_error(EngineError::Other(
                 "this token may read but not write; use a read-write token".into(),
             )));
         }
-        let req = (a.keep.trim() != "undo").then_some(ResolveIn {
-            keep: a.keep,
-            note: a.note,
-        });
-        self.engine()?
-            .settle(a.id, req, "mcp")
-            .await
-            .map(Json)
-            .map_err(tool_error)
+        let engine = self.engine()?;
+        if a.auto {
+            if a.id.is_some() || a.keep.is_some() {
+                return Err(tool_error(EngineError::invalid(
+                    "auto",
+                    "settles every open conflict: give no `id` or `keep` with it",
+                )));
+            }
+            let req = AutoResolveIn {
+                strategy: a.strategy,
+                dry_run: a.dry_run,
+            };
+            let out = engine.auto_resolve(req).await.map_err(tool_error)?;
+            return Ok(Json(ResolveOut {
+                conflict: None,
+                auto: Some(out),
+            }));
+        }
+        let (Some(id), Some(keep)) = (a.id, a.keep) else {
+            return Err(tool_error(EngineError::invalid(
+                if a.id.is_none() { "id" } else { "keep" },
+                "give the conflict's `id` and `keep`, or `auto: true`",
+            )));
+        };
+        let req = (keep.trim() != "undo").then_some(ResolveIn { keep, note: a.note });
+        let out = engine.settle(id, req, "mcp").await.map_err(tool_error)?;
+        Ok(Json(ResolveOut {
+            conflict: Some(out),
+            auto: None,
+        }))
     }
 
     #[tool(

@@ -44,6 +44,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/v1/conflicts/999/resolve",
     ),
     ("post", "/v1/conflicts/{id}/undo", "/v1/conflicts/999/undo"),
+    (
+        "post",
+        "/v1/conflicts/resolve-auto",
+        "/v1/conflicts/resolve-auto",
+    ),
     ("post", "/v1/runs", "/v1/runs"),
     ("get", "/v1/runs/{id}", "/v1/runs/999"),
     ("get", "/healthz", "/healthz"),
@@ -109,6 +114,8 @@ fn every_route_is_described_and_every_described_route_is_served() {
         "CheckOut",
         "ErrorBody",
         "ScarsOut",
+        "AutoResolveIn",
+        "AutoResolveOut",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }

@@ -247,6 +247,133 @@ fn a_read_only_token_may_list_but_not_resolve() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
+    let auto = c
+        .post(s.url("/v1/conflicts/resolve-auto"))
+        .bearer_auth("reader-token-0123456789")
+        .json(&json!({"strategy": "recency"}))
+        .send()
+        .unwrap();
+    assert_eq!(auto.status(), 403);
+    let auto = c
+        .post(s.url("/v1/conflicts/resolve-auto"))
+        .json(&json!({"strategy": "recency"}))
+        .send()
+        .unwrap();
+    assert_eq!(auto.status(), 401);
+    assert_eq!(
+        Store::open(&s.db).unwrap().count_conflicts(None).unwrap(),
+        Store::open(&s.db)
+            .unwrap()
+            .count_conflicts(Some(kimera_store::ConflictStatus::Open))
+            .unwrap(),
+        "nothing was settled"
+    );
     let anonymous = c.get(s.url("/v1/conflicts")).send().unwrap();
     assert_eq!(anonymous.status(), 401);
+}
+
+/// `POST /v1/conflicts/resolve-auto`: the server's strategy unless the request names
+/// one, a dry run that writes nothing, the decisions as `kimera resolve --auto --json`
+/// gives them, and the loser left out of reads at once.
+#[test]
+fn resolve_auto_settles_by_the_server_s_strategy_or_the_request_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let (a, b) = store(&db);
+    // b recorded a day later: recency keeps b
+    Store::open(&db)
+        .unwrap()
+        .conn()
+        .execute(
+            "UPDATE geoids SET created_at = ?2 WHERE id = ?1",
+            rusqlite::params![b.id.as_str(), T2020 + 86_400],
+        )
+        .unwrap();
+    let s = TestServer::start(None, db.clone(), light_models(), |cfg| {
+        cfg.resolve =
+            kimera_core::settle::StrategyConfig::new(kimera_core::settle::Strategy::Recency);
+    });
+    let url = s.url("/v1/conflicts/resolve-auto");
+    let similar = || {
+        let (st, v) = get(&s.url("/v1/similar?text=bridge%20length&k=3"));
+        assert_eq!(st, 200, "{v}");
+        ids(&v, "results", "id")
+    };
+    assert!(similar().contains(&a.id.0));
+
+    assert_error(
+        &post(&url, &json!({"strategy": "recncy"})),
+        422,
+        "invalid_field",
+        Some("strategy"),
+    );
+    assert_error(
+        &post(&url, &json!({"dry_run": "yes"})),
+        422,
+        "invalid_field",
+        Some("dry_run"),
+    );
+    let (st, manual) = post(&url, &json!({"strategy": "manual"}));
+    assert_eq!(st, 200, "{manual}");
+    assert_eq!(
+        (manual["examined"].as_u64(), manual["resolved"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // the server's strategy (recency), as a dry run: decided, not written
+    let (st, dry) = post(&url, &json!({"dry_run": true}));
+    assert_eq!(st, 200, "{dry}");
+    assert_eq!(
+        (
+            dry["strategy"].as_str(),
+            dry["dry_run"].as_bool(),
+            dry["resolved"].as_u64(),
+            dry["left_open"].as_u64()
+        ),
+        (Some("recency"), Some(true), Some(1), Some(0))
+    );
+    assert_eq!(dry["by_resolution"], json!({"keep_b": 1}));
+    assert_eq!(dry["sample"][0]["resolution"], "keep_b");
+    assert!(dry["sample"][0]["why"].as_str().unwrap().contains("later"));
+    assert_eq!(get(&s.url("/v1/conflicts")).1["open"], 1);
+    // the same answer the library (and so `kimera resolve --auto --json`) gives
+    let lib = serde_json::to_value(
+        Store::open(&db)
+            .unwrap()
+            .auto_resolve(
+                &kimera_core::settle::StrategyConfig::new(kimera_core::settle::Strategy::Recency),
+                true,
+                0,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dry, lib);
+
+    // for real: settled, durable, and a is out of default reads at once
+    let (st, done) = post(&url, &json!({}));
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(
+        (done["dry_run"].as_bool(), done["resolved"].as_u64()),
+        (Some(false), Some(1))
+    );
+    let (_, resolved) = get(&s.url("/v1/conflicts?status=resolved"));
+    let c = &resolved["conflicts"][0];
+    assert_eq!(
+        (c["resolution"].as_str(), c["decided_by"].as_str()),
+        (Some("keep_b"), Some("strategy:recency"))
+    );
+    assert!(c["inputs"]["why"].is_string(), "{c}");
+    assert!(!similar().contains(&a.id.0));
+    let state = Store::open(&db)
+        .unwrap()
+        .statement_state(&a.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.superseded_by.as_ref(), Some(&b.id));
+    // nothing left to settle
+    let (_, again) = post(&url, &json!({}));
+    assert_eq!(
+        (again["examined"].as_u64(), again["resolved"].as_u64()),
+        (Some(0), Some(0))
+    );
 }

@@ -128,6 +128,14 @@ fn an_mcp_client_initializes_lists_the_tools_and_checks_a_statement() {
             .await
             .unwrap();
         assert_eq!(refused_resolve.is_error, Some(true));
+        let refused_auto = mcp
+            .call_tool(
+                CallToolRequestParams::new("resolve")
+                    .with_arguments(args(json!({"auto": true, "dry_run": true}))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused_auto.is_error, Some(true), "a reader may not settle");
         assert!(
             format!("{:?}", refused.content).contains("read"),
             "{refused:?}"
@@ -201,6 +209,27 @@ fn an_mcp_client_initializes_lists_the_tools_and_checks_a_statement() {
                 .unwrap();
             assert_eq!(undone.structured_content.unwrap()["status"], "open");
         }
+        // every open conflict by a strategy: decided (a dry run writes nothing)
+        let auto = writer
+            .call_tool(CallToolRequestParams::new("resolve").with_arguments(args(
+                json!({"auto": true, "strategy": "recency", "dry_run": true}),
+            )))
+            .await
+            .unwrap();
+        assert_ne!(auto.is_error, Some(true), "{auto:?}");
+        let auto = auto.structured_content.expect("a structured result")["auto"].clone();
+        assert_eq!(auto["dry_run"], true, "{auto}");
+        assert_eq!(auto["strategy"], "recency");
+        assert_eq!(auto["examined"], listed["open"], "{auto}");
+        let both = writer
+            .call_tool(
+                CallToolRequestParams::new("resolve")
+                    .with_arguments(args(json!({"auto": true, "id": 1}))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(both.is_error, Some(true));
+        assert!(format!("{:?}", both.content).contains("auto"), "{both:?}");
         writer.cancel().await.unwrap();
     });
     // what the MCP client stored is in the store, with its source

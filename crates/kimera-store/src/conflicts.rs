@@ -9,8 +9,10 @@
 //! Settling never deletes: `keep_a` marks B superseded by A (`superseded_by`,
 //! `superseded_at` on the geoid), and default reads ([`Visibility::Current`]) leave
 //! superseded statements out; [`Visibility::AsOf`] reads the store as it was then.
-//! Every resolution is a row of `resolutions`, holding what the superseded statement's
-//! columns were before, so [`Store::undo_conflict`] restores them exactly.
+//! Every resolution is a row of `resolutions`, and the log is the truth: undo marks
+//! the row undone (`undone_at`) instead of deleting it, a statement's
+//! `superseded_by`/`superseded_at` are the newest row in force, and `AsOf(t)` asks the
+//! log which rows were in force at `t` — so the past reads the same after an undo.
 //!
 //! ```
 //! use kimera_core::{Geoid, Scar, Source, settle::Resolution};
@@ -32,10 +34,12 @@
 //! assert!(s.hidden_ids(Visibility::Current).unwrap().is_empty());
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use kimera_core::GeoidId;
-use kimera_core::settle::{ConflictFacts, ConflictKind, Resolution, Side};
+use kimera_core::settle::{
+    ConflictFacts, ConflictKind, Resolution, Side, Strategy, StrategyConfig, decide,
+};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -90,6 +94,33 @@ CREATE INDEX resolutions_superseded_by ON resolutions(superseded_by);
 -- consensus: the statements sharing an association with a statement
 CREATE INDEX association_sources_by_source ON association_sources(source);
 ";
+
+/// Migration 7: a statement's `superseded_by` / `superseded_at` are the newest
+/// resolution of the log that superseded it and is not undone (the log is the truth;
+/// `AsOf` reads it directly). Undo used to restore the columns a resolution had
+/// overwritten, which went wrong when two resolutions of one statement were undone
+/// out of order; this repairs stores it left so.
+pub(crate) const SCHEMA_V7: &str = "
+UPDATE geoids SET
+    superseded_by = (SELECT r.superseded_by FROM resolutions r
+                     WHERE r.superseded = geoids.id AND r.undone_at IS NULL
+                     ORDER BY r.seq DESC LIMIT 1),
+    superseded_at = (SELECT r.decided_at FROM resolutions r
+                     WHERE r.superseded = geoids.id AND r.undone_at IS NULL
+                     ORDER BY r.seq DESC LIMIT 1)
+WHERE superseded_at IS NOT NULL OR id IN (SELECT superseded FROM resolutions);
+";
+
+/// [`SCHEMA_V7`] for one statement (`?1`), after an undo.
+const SUPERSESSION_FROM_LOG: &str = "
+UPDATE geoids SET
+    superseded_by = (SELECT r.superseded_by FROM resolutions r
+                     WHERE r.superseded = geoids.id AND r.undone_at IS NULL
+                     ORDER BY r.seq DESC LIMIT 1),
+    superseded_at = (SELECT r.decided_at FROM resolutions r
+                     WHERE r.superseded = geoids.id AND r.undone_at IS NULL
+                     ORDER BY r.seq DESC LIMIT 1)
+WHERE id = ?1";
 
 /// Migration 6's data step: one conflict per scarred pair, from every scar in order.
 pub(crate) fn backfill(conn: &rusqlite::Connection) -> Result<()> {
@@ -157,7 +188,9 @@ pub enum Visibility {
     #[default]
     Current,
     /// The store as it was at this time (seconds): statements recorded by then and not
-    /// yet superseded then — superseded statements come back.
+    /// superseded then — by a resolution decided by then and not undone by then — so a
+    /// statement superseded later comes back, and one whose supersession was undone
+    /// later stays hidden in between.
     AsOf(i64),
     /// Every statement, superseded or not (a server that filters per request).
     Everything,
@@ -174,8 +207,12 @@ impl Visibility {
     pub fn sql(self, g: &str) -> String {
         match self {
             Visibility::Current => format!("{g}.superseded_at IS NULL"),
+            // from the resolution log, not the geoid's columns: an undo ends a
+            // supersession without erasing it, so the past still reads as it was
             Visibility::AsOf(t) => format!(
-                "({g}.created_at <= {t} AND ({g}.superseded_at IS NULL OR {g}.superseded_at > {t}))"
+                "({g}.created_at <= {t} AND NOT EXISTS (SELECT 1 FROM resolutions r
+                   WHERE r.superseded = {g}.id AND r.decided_at <= {t}
+                     AND (r.undone_at IS NULL OR r.undone_at > {t})))"
             ),
             Visibility::Everything => "1".to_string(),
         }
@@ -311,15 +348,26 @@ pub struct StatementState {
     pub superseded_at: Option<i64>,
 }
 
-/// The newest resolution of a conflict still in force: its `seq`, the statement it
-/// superseded and by what, and what that statement's columns held before.
-type LastResolution = (
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
+/// What [`Store::auto_resolve`] decided (and wrote, unless a dry run): `kimera resolve
+/// --auto --json`, `POST /v1/conflicts/resolve-auto` and the MCP `resolve` tool's
+/// `auto` all answer this.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AutoReport {
+    pub strategy: String,
+    pub examined: u64,
+    pub resolved: u64,
+    pub left_open: u64,
+    /// Decisions per resolution (`keep_a`, `both_valid`...).
+    pub by_resolution: BTreeMap<String, u64>,
+    pub dry_run: bool,
+    /// The first decisions (at most [`AutoReport::SAMPLE`]): `id`, `resolution`, `why`.
+    pub sample: Vec<serde_json::Value>,
+}
+
+impl AutoReport {
+    /// Decisions kept in [`AutoReport::sample`].
+    pub const SAMPLE: usize = 20;
+}
 
 /// A decision to apply with [`Store::resolve_conflicts`].
 #[derive(Debug, Clone, PartialEq)]
@@ -471,8 +519,69 @@ impl Store {
         Ok(n)
     }
 
+    /// Decides every open conflict by `cfg`'s strategy, a page of 10,000 at a time,
+    /// each decision recorded with its inputs and why; writes each page's decisions in
+    /// one transaction at `now` unless `dry_run`. Conflicts the strategy cannot decide
+    /// (a tie, `manual`) stay open.
+    pub fn auto_resolve(
+        &mut self,
+        cfg: &StrategyConfig,
+        dry_run: bool,
+        now: i64,
+    ) -> Result<AutoReport> {
+        const PAGE: usize = 10_000;
+        let mut report = AutoReport {
+            strategy: cfg.strategy.to_string(),
+            dry_run,
+            ..AutoReport::default()
+        };
+        let mut after = 0;
+        loop {
+            let mut page = self.open_conflict_facts(after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            let mut settle = Vec::new();
+            for (id, facts) in &mut page {
+                report.examined += 1;
+                if cfg.strategy == Strategy::Consensus {
+                    facts.a.support = Some(self.support(&facts.a.id)?);
+                    facts.b.support = Some(self.support(&facts.b.id)?);
+                }
+                let Some(d) = decide(cfg, facts) else {
+                    report.left_open += 1;
+                    continue;
+                };
+                *report
+                    .by_resolution
+                    .entry(d.resolution.to_string())
+                    .or_default() += 1;
+                if report.sample.len() < AutoReport::SAMPLE {
+                    report.sample.push(serde_json::json!({
+                        "id": id, "resolution": d.resolution, "why": d.why,
+                    }));
+                }
+                let mut inputs = d.inputs;
+                inputs["why"] = serde_json::json!(d.why);
+                settle.push(Settle {
+                    conflict: *id,
+                    resolution: d.resolution,
+                    decided_by: d.decided_by,
+                    note: None,
+                    inputs: Some(inputs),
+                });
+            }
+            report.resolved += settle.len() as u64;
+            if !dry_run && !settle.is_empty() {
+                self.resolve_conflicts(&settle, now)?;
+            }
+        }
+        Ok(report)
+    }
+
     /// Undoes the resolution of conflict `id` (one transaction): the conflict is open
-    /// again and the statement it superseded is restored as it was before.
+    /// again, the resolution is marked undone at `now` (reads as of a time before that
+    /// still see it), and the statement it superseded is current again unless another
+    /// resolution in force supersedes it.
     pub fn undo_conflict(&mut self, id: i64, by: &str, now: i64) -> Result<()> {
         let run = self.run;
         let tx = crate::write_tx(&mut self.conn)?;
@@ -491,28 +600,25 @@ impl Store {
                 });
             }
         }
-        let last: Option<LastResolution> = tx
+        // the newest resolution of the conflict in force, and the statement it superseded
+        let last: Option<(i64, Option<String>)> = tx
             .query_row(
-                "SELECT seq, superseded, superseded_by, prev_superseded_by, prev_superseded_at
-                 FROM resolutions WHERE conflict = ?1 AND undone_at IS NULL
+                "SELECT seq, superseded FROM resolutions WHERE conflict = ?1 AND undone_at IS NULL
                  ORDER BY seq DESC LIMIT 1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        if let Some((_, Some(loser), Some(winner), prev_by, prev_at)) = &last {
-            // restore only what this resolution wrote (a later one may have changed it)
-            tx.execute(
-                "UPDATE geoids SET superseded_by = ?3, superseded_at = ?4
-                 WHERE id = ?1 AND superseded_by = ?2",
-                params![loser, winner, prev_by, prev_at],
-            )?;
-        }
-        if let Some((seq, ..)) = last {
+        if let Some((seq, _)) = &last {
             tx.execute(
                 "UPDATE resolutions SET undone_at = ?2, undone_by = ?3 WHERE seq = ?1",
                 params![seq, now, by],
             )?;
+        }
+        if let Some((_, Some(loser))) = &last {
+            // the loser's columns follow the log: superseded by the newest resolution
+            // still in force, or by none (another one may supersede it, older or newer)
+            tx.execute(SUPERSESSION_FROM_LOG, [loser])?;
         }
         tx.execute(
             "UPDATE conflicts SET status = 'open', resolution = NULL, decided_by = NULL,
@@ -963,6 +1069,94 @@ mod tests {
         assert_eq!(
             (st.superseded_by.as_ref(), st.superseded_at),
             (Some(winner_first), Some(10))
+        );
+    }
+
+    #[test]
+    fn undo_ends_a_supersession_and_as_of_still_reads_the_time_it_held() {
+        let (mut s, a, b) = two_detectors();
+        let id = s.conflicts(&ConflictFilter::open()).unwrap()[0].id;
+        let t0 = a.created_at.max(b.created_at);
+        let (t1, t2, t3) = (t0 + 10, t0 + 20, t0 + 30);
+        s.resolve_conflict(id, Resolution::KeepB, "user", None, None, t1)
+            .unwrap();
+        s.undo_conflict(id, "user", t2).unwrap();
+        let seen = |s: &Store, t| s.is_visible(&a.id, Visibility::AsOf(t)).unwrap();
+        assert!(seen(&s, t1 - 1), "before the decision");
+        assert!(!seen(&s, t1), "superseded from the decision on");
+        assert!(
+            !seen(&s, t2 - 1),
+            "...until the undo, which did not erase it"
+        );
+        assert!(seen(&s, t2), "back after the undo");
+        assert!(s.is_visible(&a.id, Visibility::Current).unwrap());
+        assert_eq!(
+            s.hidden_ids(Visibility::AsOf(t1 + 5)).unwrap(),
+            HashSet::from([a.id.0.clone()])
+        );
+        assert!(s.hidden_ids(Visibility::AsOf(t2)).unwrap().is_empty());
+        // settled again (the other way): each period reads as it was
+        s.resolve_conflict(id, Resolution::KeepA, "user", None, None, t3)
+            .unwrap();
+        assert!(!seen(&s, t1 + 5) && seen(&s, t2 + 5) && seen(&s, t3));
+        assert!(!s.is_visible(&b.id, Visibility::AsOf(t3)).unwrap());
+        assert!(s.is_visible(&b.id, Visibility::AsOf(t1 + 5)).unwrap());
+        let st = s.statement_state(&b.id).unwrap().unwrap();
+        assert_eq!(
+            (st.superseded_by.as_ref(), st.superseded_at),
+            (Some(&a.id), Some(t3))
+        );
+    }
+
+    #[test]
+    fn undoing_two_supersessions_out_of_order_makes_the_statement_current_again() {
+        let mut s = Store::open_in_memory().unwrap();
+        let (a, b, c) = (g("y is 1"), g("y is 2"), g("y is 3"));
+        s.insert_geoids(&[a.clone(), b.clone(), c.clone()]).unwrap();
+        let ev = json!({"rule": "numbers", "tokens": ["1", "2"]});
+        s.insert_scars(
+            &[
+                scar(&a, &b, 0.9, "lexical", ev.clone()),
+                scar(&a, &c, 0.8, "lexical", ev),
+            ],
+            None,
+        )
+        .unwrap();
+        let rows = s.conflicts(&ConflictFilter::open()).unwrap();
+        let t0 = [&a, &b, &c].iter().map(|x| x.created_at).max().unwrap();
+        // a loses both: to b at t0+10 (first conflict), to c at t0+20 (second)
+        for (i, row) in rows.iter().enumerate() {
+            let keep = if row.a == a.id {
+                Resolution::KeepB
+            } else {
+                Resolution::KeepA
+            };
+            s.resolve_conflict(row.id, keep, "user", None, None, t0 + 10 * (i as i64 + 1))
+                .unwrap();
+        }
+        let state = |s: &Store| {
+            let st = s.statement_state(&a.id).unwrap().unwrap();
+            (st.superseded_by.map(|x| x.0), st.superseded_at)
+        };
+        let second_winner = if rows[1].a == a.id {
+            &rows[1].b
+        } else {
+            &rows[1].a
+        };
+        // undo the first: still superseded by the second; then the second: current
+        s.undo_conflict(rows[0].id, "user", t0 + 30).unwrap();
+        assert_eq!(state(&s), (Some(second_winner.0.clone()), Some(t0 + 20)));
+        s.undo_conflict(rows[1].id, "user", t0 + 40).unwrap();
+        assert_eq!(
+            state(&s),
+            (None, None),
+            "no resolution in force supersedes it"
+        );
+        assert!(s.is_visible(&a.id, Visibility::Current).unwrap());
+        let seen = |t| s.is_visible(&a.id, Visibility::AsOf(t)).unwrap();
+        assert_eq!(
+            [5, 15, 25, 35, 45].map(|d| seen(t0 + d)),
+            [true, false, false, false, true]
         );
     }
 

@@ -289,12 +289,24 @@ impl Store {
 
     /// Labelled pairs with both texts, in insertion order (`limit` 0 = all).
     pub fn labelled_pairs(&self, limit: usize) -> Result<Vec<LabelledPair>> {
+        self.labelled_pairs_at(limit, crate::Visibility::Everything)
+    }
+
+    /// [`Store::labelled_pairs`] whose two statements are both visible to `v`.
+    pub fn labelled_pairs_at(
+        &self,
+        limit: usize,
+        v: crate::Visibility,
+    ) -> Result<Vec<LabelledPair>> {
         let lim = if limit == 0 { -1 } else { limit as i64 };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT p.seq, p.pair_id, p.a, p.b, ga.text, gb.text, p.gold, p.lang, p.kind
              FROM pairs p JOIN geoids ga ON ga.id = p.a JOIN geoids gb ON gb.id = p.b
+             WHERE {} AND {}
              ORDER BY p.seq LIMIT ?1",
-        )?;
+            v.sql("ga"),
+            v.sql("gb")
+        ))?;
         let rows = stmt.query_map([lim], |r| {
             Ok(LabelledPair {
                 seq: r.get(0)?,

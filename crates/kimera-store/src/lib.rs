@@ -33,7 +33,7 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 pub use batch::{Added, WriteBatch};
 pub use conflicts::{
-    ConflictCursor, ConflictFilter, ConflictRow, ConflictStatus, HistoryEntry, Settle,
+    AutoReport, ConflictCursor, ConflictFilter, ConflictRow, ConflictStatus, HistoryEntry, Settle,
     StatementState, Verdict, Visibility,
 };
 pub use embeddings::{EmbeddingHit, f32s_from_blob, f32s_to_blob};

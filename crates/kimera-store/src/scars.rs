@@ -80,6 +80,25 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// [`Store::scars`] as a read with `v` sees them: both statements visible (a
+    /// superseded statement's scars are left out by default) and, with `AsOf(t)`,
+    /// recorded by `t`.
+    pub fn scars_at(&self, limit: usize, v: crate::Visibility) -> Result<Vec<ScarRow>> {
+        let lim = if limit == 0 { -1 } else { limit as i64 };
+        let recorded = match v {
+            crate::Visibility::AsOf(t) => format!("s.created_at <= {t}"),
+            _ => "1".to_string(),
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "{SCAR_SELECT} WHERE {recorded} AND {} AND {}
+             ORDER BY s.score DESC, s.seq LIMIT ?1",
+            v.sql("ga"),
+            v.sql("gb")
+        ))?;
+        let rows = stmt.query_map([lim], scar_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// One page of scars with their texts, strongest first (score descending, then
     /// oldest first): the `limit` scars after `after` (the last row of the previous page;
     /// `None` = from the top). Keyset pagination, so a page costs the same wherever it is

@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "conflicts, resolutions, supersession",
         crate::conflicts::SCHEMA_V6,
     ),
+    (
+        "supersession follows the resolution log",
+        crate::conflicts::SCHEMA_V7,
+    ),
 ];
 
 /// The data step a migration needs after its SQL, by the version it migrates to
@@ -230,5 +234,67 @@ mod migration_tests {
             (st.recorded_at, st.valid_from, st.superseded_by),
             (100, None, None)
         );
+    }
+
+    /// A store of schema 6 left by the old undo, which restored the columns a
+    /// resolution had overwritten: `a` lost to `b` (conflict 1, at 110) then to `c`
+    /// (conflict 2, at 120); undoing 1 (at 130) then 2 (at 140) left `a` superseded by
+    /// `b` although both resolutions were undone. `d` lost to `e` (at 150) and stays so.
+    #[test]
+    fn a_store_of_schema_6_migrates_with_supersession_from_the_resolution_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            for (_, sql) in &MIGRATIONS[..6] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 6).unwrap();
+            for (i, id) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+                c.execute(
+                    "INSERT INTO geoids (id, text, lang, text_hash, dedupe_key, source, created_at)
+                     VALUES (?1, ?2, 'en', x'00', ?3, 'old.csv:1', 100)",
+                    params![id, format!("text {id}"), i as i64],
+                )
+                .unwrap();
+            }
+            c.execute_batch(
+                "UPDATE geoids SET superseded_by = 'b', superseded_at = 110 WHERE id = 'a';
+                 UPDATE geoids SET superseded_by = 'e', superseded_at = 150 WHERE id = 'd';
+                 INSERT INTO conflicts (id, a, b, kind, score, detectors, status, created_at)
+                   VALUES (1, 'a', 'b', 'number', 0.9, 1, 'open', 100),
+                          (2, 'a', 'c', 'number', 0.8, 1, 'open', 100);
+                 INSERT INTO conflicts (id, a, b, kind, score, detectors, status, resolution,
+                                        decided_by, decided_at, created_at)
+                   VALUES (3, 'd', 'e', 'number', 0.7, 1, 'resolved', 'keep_b', 'user', 150, 100);
+                 INSERT INTO resolutions (conflict, resolution, decided_by, decided_at,
+                     superseded, superseded_by, prev_superseded_by, prev_superseded_at,
+                     undone_at, undone_by)
+                   VALUES (1, 'keep_b', 'user', 110, 'a', 'b', NULL, NULL, 130, 'user'),
+                          (2, 'keep_b', 'user', 120, 'a', 'c', 'b', 110, 140, 'user'),
+                          (3, 'keep_b', 'user', 150, 'd', 'e', NULL, NULL, NULL, NULL);",
+            )
+            .unwrap();
+        }
+        let s = crate::Store::open(&p).unwrap();
+        assert_eq!(s.counts().unwrap().schema_version, current_version());
+        let id = |x: &str| kimera_core::GeoidId(x.into());
+        let st = |x: &str| {
+            let st = s.statement_state(&id(x)).unwrap().unwrap();
+            (st.superseded_by.map(|g| g.0), st.superseded_at)
+        };
+        assert_eq!(st("a"), (None, None), "both resolutions of a were undone");
+        assert_eq!(st("d"), (Some("e".into()), Some(150)));
+        assert_eq!(
+            s.hidden_ids(crate::Visibility::Current).unwrap(),
+            std::collections::HashSet::from(["d".to_string()])
+        );
+        let seen = |x: &str, t| s.is_visible(&id(x), crate::Visibility::AsOf(t)).unwrap();
+        assert_eq!(
+            [105, 115, 125, 135, 145].map(|t| seen("a", t)),
+            [true, false, false, false, true],
+            "the past as the log recorded it"
+        );
+        assert!(seen("d", 149) && !seen("d", 150));
     }
 }

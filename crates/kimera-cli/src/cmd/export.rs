@@ -1,4 +1,6 @@
-//! `kimera export`: geoids, pairs or scars as CSV or JSONL.
+//! `kimera export`: geoids, pairs, scars, conflicts or feedback as CSV or JSONL.
+//! Statements, pairs and scars are read like every default read: superseded
+//! statements (and the pairs and scars they are in) left out, or as of `--as-of`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -38,14 +40,31 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
-    /// Read the store as it was at TIME (superseded statements included; geoids only): a date
-    /// (2024-03-01), a date and time (UTC unless an offset is given) or epoch seconds.
+    /// Read the store as it was at TIME: the statements recorded by then and not superseded
+    /// then (geoids, pairs, scars; by default superseded statements and their pairs and
+    /// scars are left out). A date (2024-03-01), a date and time (UTC unless an offset is
+    /// given) or epoch seconds. Not for conflicts and feedback, the record of settling.
     #[arg(long, value_name = "TIME", value_parser = crate::cmd::parse_as_of)]
     pub as_of: Option<i64>,
+    /// Every statement, superseded ones included (geoids show by what and when): the
+    /// whole store, for a backup or an audit.
+    #[arg(long, conflicts_with = "as_of")]
+    pub all: bool,
 }
 
 pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    if a.as_of.is_some() && matches!(a.what, What::Conflicts | What::Feedback) {
+        anyhow::bail!(
+            "--as-of reads statements (geoids, pairs, scars); conflicts and feedback are \
+             the record of settling and are exported whole"
+        );
+    }
     let store = Store::open(&g.db)?;
+    let vis = if a.all {
+        kimera_store::Visibility::Everything
+    } else {
+        crate::cmd::visibility(a.as_of)
+    };
     let sink: Box<dyn Write> = match &a.out {
         Some(p) => Box::new(File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
@@ -98,7 +117,6 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
         What::Geoids => {
             // stream page by page; a write error (e.g. a closed pipe) stops the walk
             let mut write_err = None;
-            let vis = crate::cmd::visibility(a.as_of);
             let walk = store.for_each_geoid_at(10_000, vis, |rows| {
                 for r in rows {
                     let st = store.statement_state(&r.id)?;
@@ -107,8 +125,10 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
                         "external_id": r.external_id, "label": r.label, "created_at": r.created_at,
                         "valid_from": st.as_ref().and_then(|s| s.valid_from),
                         "valid_to": st.as_ref().and_then(|s| s.valid_to),
-                        "superseded_by": st.as_ref().and_then(|s| s.superseded_by.clone()),
-                        "superseded_at": st.as_ref().and_then(|s| s.superseded_at),
+                        // empty but with --all: a statement read is not superseded
+                        // then (as of the past, a later supersession is not known yet)
+                        "superseded_by": st.as_ref().filter(|_| a.as_of.is_none()).and_then(|s| s.superseded_by.clone()),
+                        "superseded_at": st.as_ref().filter(|_| a.as_of.is_none()).and_then(|s| s.superseded_at),
                     }));
                     if let Err(e) = row {
                         write_err = Some(e);
@@ -123,7 +143,7 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
             walk?;
         }
         What::Pairs => {
-            for p in store.labelled_pairs(0)? {
+            for p in store.labelled_pairs_at(0, vis)? {
                 w.row(serde_json::json!({
                     "pair_id": p.pair_id, "a": p.a, "b": p.b, "text1": p.text_a, "text2": p.text_b,
                     "gold": p.gold, "lang": p.lang, "type": p.kind,
@@ -131,7 +151,7 @@ pub fn run(a: &ExportArgs, g: &Global) -> anyhow::Result<ExitCode> {
             }
         }
         What::Scars => {
-            for s in store.scars(0)? {
+            for s in store.scars_at(0, vis)? {
                 w.row(serde_json::to_value(&s)?)?;
             }
         }

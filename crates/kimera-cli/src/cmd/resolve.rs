@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use kimera_core::settle::{Resolution, Strategy, StrategyConfig, decide};
-use kimera_store::{Settle, Store};
+use kimera_core::settle::{Resolution, Strategy, StrategyConfig};
+use kimera_store::Store;
 
 use crate::Global;
 use crate::output::{ellipsize, print_json, print_table};
@@ -28,10 +28,21 @@ pub struct ResolveArgs {
     /// Settle every open conflict by the strategy.
     #[arg(long)]
     pub auto: bool,
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
+    /// Show what --auto would decide without writing anything.
+    #[arg(long, requires = "auto")]
+    pub dry_run: bool,
+}
+
+/// The store's resolution strategy and its parameters (`kimera resolve --auto`, and
+/// `kimera serve` / `kimera mcp` for automatic resolution through the API and MCP).
+#[derive(Debug, Args)]
+pub struct StrategyArgs {
     /// manual (nothing automatic), recency (later valid_from or recording wins),
     /// source (per-source weights), confidence (recency above --min-score), consensus
-    /// (more supporting statements in the learned graph wins). Set it per store in
-    /// kimera.toml: `[resolve] strategy = "recency"`.
+    /// (more supporting statements in the learned graph wins). Set it per store at the
+    /// top of kimera.toml (`strategy = "recency"`: resolve, serve and mcp all use it).
     #[arg(long, default_value = "manual")]
     pub strategy: Strategy,
     /// Strategy confidence: the detector score a conflict must reach.
@@ -44,9 +55,6 @@ pub struct ResolveArgs {
     /// Strategy source: the weight of sources no --source-weight names.
     #[arg(long, default_value_t = 1.0)]
     pub default_weight: f64,
-    /// Show what --auto would decide without writing anything.
-    #[arg(long, requires = "auto")]
-    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -60,9 +68,9 @@ fn parse_keep(s: &str) -> Result<Resolution, String> {
     Resolution::parse(s).ok_or_else(|| format!("{s:?}: expected a, b, both or neither"))
 }
 
-impl ResolveArgs {
+impl StrategyArgs {
     /// The strategy and its parameters as the flags (or kimera.toml) give them.
-    pub fn strategy_config(&self) -> anyhow::Result<StrategyConfig> {
+    pub fn config(&self) -> anyhow::Result<StrategyConfig> {
         let mut weights = BTreeMap::new();
         for w in &self.source_weight {
             let (k, v) = w
@@ -88,82 +96,12 @@ impl ResolveArgs {
     }
 }
 
-/// What `--auto` did.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct AutoReport {
-    pub strategy: String,
-    pub examined: u64,
-    pub resolved: u64,
-    pub left_open: u64,
-    pub by_resolution: BTreeMap<String, u64>,
-    pub dry_run: bool,
-    /// The first decisions (at most 20), for people to check.
-    pub sample: Vec<serde_json::Value>,
-}
-
-/// Decides every open conflict of `store` by `cfg`, page by page; writes each page's
-/// decisions in one transaction unless `dry_run`.
-pub fn auto_resolve(
-    store: &mut Store,
-    cfg: &StrategyConfig,
-    dry_run: bool,
-    now: i64,
-) -> anyhow::Result<AutoReport> {
-    const PAGE: usize = 10_000;
-    let mut report = AutoReport {
-        strategy: cfg.strategy.to_string(),
-        dry_run,
-        ..AutoReport::default()
-    };
-    let mut after = 0;
-    loop {
-        let mut page = store.open_conflict_facts(after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.0;
-        let mut settle = Vec::new();
-        for (id, facts) in &mut page {
-            report.examined += 1;
-            if cfg.strategy == Strategy::Consensus {
-                facts.a.support = Some(store.support(&facts.a.id)?);
-                facts.b.support = Some(store.support(&facts.b.id)?);
-            }
-            let Some(d) = decide(cfg, facts) else {
-                report.left_open += 1;
-                continue;
-            };
-            *report
-                .by_resolution
-                .entry(d.resolution.to_string())
-                .or_default() += 1;
-            if report.sample.len() < 20 {
-                report.sample.push(serde_json::json!({
-                    "id": id, "resolution": d.resolution, "why": d.why,
-                }));
-            }
-            let mut inputs = d.inputs;
-            inputs["why"] = serde_json::json!(d.why);
-            settle.push(Settle {
-                conflict: *id,
-                resolution: d.resolution,
-                decided_by: d.decided_by,
-                note: None,
-                inputs: Some(inputs),
-            });
-        }
-        report.resolved += settle.len() as u64;
-        if !dry_run && !settle.is_empty() {
-            store.resolve_conflicts(&settle, now)?;
-        }
-    }
-    Ok(report)
-}
-
 pub fn run(a: &ResolveArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&g.db)?;
     let now = kimera_core::unix_now();
     if a.auto {
-        let cfg = a.strategy_config()?;
-        let r = auto_resolve(&mut store, &cfg, a.dry_run, now)?;
+        let cfg = a.strategy.config()?;
+        let r = store.auto_resolve(&cfg, a.dry_run, now)?;
         if g.json {
             print_json(&r)?;
             return Ok(ExitCode::SUCCESS);

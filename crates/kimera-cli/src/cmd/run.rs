@@ -87,6 +87,9 @@ fn run_on_ray(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if let Some(w) = a.workers {
         cmd.args(["--actors", &w.to_string()]);
     }
+    if let Some(t) = a.as_of {
+        cmd.args(["--as-of", &t.to_string()]);
+    }
     if g.json {
         cmd.arg("--json");
     }
@@ -155,9 +158,6 @@ pub fn config(a: &RunArgs, store: &Store, g: &Global) -> anyhow::Result<RunConfi
 
 pub fn run(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if a.engine == "ray" {
-        if a.as_of.is_some() {
-            bail!("--as-of is not supported with --engine ray yet; run without --engine ray");
-        }
         return run_on_ray(a, g);
     }
     let mut store = Store::open(&g.db)?;

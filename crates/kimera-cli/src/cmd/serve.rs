@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Host name /mcp accepts besides loopback ones and the listening address.
     #[arg(long)]
     pub allowed_host: Vec<String>,
+    /// The strategy of `POST /v1/conflicts/resolve-auto` and MCP `resolve` with `auto`.
+    #[command(flatten)]
+    pub strategy: crate::cmd::resolve::StrategyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +72,9 @@ pub struct McpArgs {
     /// Threads for model work (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// The strategy of the `resolve` tool with `auto`.
+    #[command(flatten)]
+    pub strategy: crate::cmd::resolve::StrategyArgs,
 }
 
 fn tokens(file: Option<&PathBuf>) -> anyhow::Result<Tokens> {
@@ -129,6 +135,7 @@ pub fn run(a: &ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     cfg.max_inflight = a.max_inflight;
     cfg.cors_origins = a.cors_origin.clone();
     cfg.allowed_hosts = a.allowed_host.clone();
+    cfg.resolve = a.strategy.config()?;
     cfg.validate().map_err(anyhow::Error::msg)?;
     init_rayon(cfg.threads());
     let rt = runtime(cfg.threads())?;
@@ -149,6 +156,7 @@ pub fn run_mcp(a: &McpArgs, g: &Global) -> anyhow::Result<ExitCode> {
     cfg.detectors = a.detectors.clone();
     cfg.k = a.k;
     cfg.max_k = cfg.max_k.max(a.k);
+    cfg.resolve = a.strategy.config()?;
     init_rayon(cfg.threads());
     let models = Arc::new(Models::load(&cfg.detectors)?);
     let engine = Arc::new(Engine::open(&cfg, models)?);

@@ -86,6 +86,7 @@ class Snapshot:
         exact_max: int = ...,
         nprobe: int = ...,
         model_id: Optional[str] = ...,
+        as_of: Optional[int] = ...,
     ) -> None: ...
     @property
     def path(self) -> str: ...

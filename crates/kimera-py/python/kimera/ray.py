@@ -283,6 +283,7 @@ def run(
     actors: Optional[int] = None,
     cpus_per_actor: int = 1,
     embed_missing: bool = True,
+    as_of: Optional[int] = None,
     _kill_once: Optional[str] = None,
 ) -> Dict[str, Any]:
     """One reactor cycle over ``store`` on a Ray cluster; returns the run's stats (the
@@ -295,6 +296,8 @@ def run(
     when Ray is already initialised it is used as it is. ``actors``: detector actors
     (default: one per CPU of the cluster), each with ``cpus_per_actor`` CPUs.
     ``embed_missing``: first embed the statements that lack a vector (on Ray).
+    ``as_of``: epoch seconds; read the store as it was then (``kimera run --as-of``:
+    statements recorded by then and not superseded then).
 
     ``_kill_once`` (tests): a file path; the first detector call to create it SIGKILLs
     its actor, which Ray restarts and retries.
@@ -309,11 +312,13 @@ def run(
         counts = st.counts()
         if counts.get("geoids", 0) and not counts.get("embeddings_by_model"):
             embed(path, address, n_actors)
-    snap = _kimera.Snapshot(path, pairing, k, min_sim, seed, chunk, exact_max, nprobe, model_id)
+    snap = _kimera.Snapshot(path, pairing, k, min_sim, seed, chunk, exact_max, nprobe, model_id, as_of)
     rm = _remote()
     # the detector names, as the run records them (checked before any work)
     names = _kimera.Detectors(detectors, path if "graph" in detectors else None).names
     args = ["run", "--engine", "ray", "--detectors", detectors, "--pairing", pairing]
+    if as_of is not None:
+        args += ["--as-of", str(as_of)]
     snap.begin(names, n_actors, args)
     pairs_checked = 0
     cand_ms = det_ms = 0
@@ -391,6 +396,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--model-id", default=None)
     p.add_argument("--actors", type=int, default=None, help="detector actors (default: one per cluster CPU)")
     p.add_argument("--cpus-per-actor", type=int, default=1)
+    p.add_argument("--as-of", type=int, default=None, help="epoch seconds: read the store as it was then")
     p.add_argument("--json", action="store_true", help="print the stats as JSON")
     a = p.parse_args(argv)
     try:
@@ -408,6 +414,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             model_id=a.model_id,
             actors=a.actors,
             cpus_per_actor=a.cpus_per_actor,
+            as_of=a.as_of,
         )
     except _kimera.KimeraError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -45,5 +45,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (rule, (fired, right)) in counts {
         println!("{rule}: {right} of {fired} are contradictions");
     }
+    // the content gate (decision::MIN_CONTENT_COVERAGE): how many contradictions each
+    // floor would leave unjudged
+    let contradictions: Vec<f64> = set
+        .iter()
+        .filter(|e| e.is_contradiction())
+        .map(|e| kimera_detect::decision::content_coverage(&e.a, &e.b))
+        .collect();
+    for floor in [0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35] {
+        let below = contradictions.iter().filter(|&&c| c < floor).count();
+        let others = set
+            .iter()
+            .filter(|e| {
+                !e.is_contradiction()
+                    && kimera_detect::decision::content_coverage(&e.a, &e.b) < floor
+            })
+            .count();
+        println!(
+            "content coverage < {floor:.2}: {below} of {} contradictions, {others} other pairs",
+            contradictions.len()
+        );
+    }
     Ok(())
 }

@@ -13,9 +13,12 @@
 //!    (or of unknown ones): across documents a statement's implicit subject is its own
 //!    document's ("Requires Rust 1.58 or greater." in two READMEs), so the models weigh
 //!    such pairs instead;
-//! 3. **stage 1** — a logistic model on the head's class probabilities (sentence vectors,
+//! 3. **a content gate** — statements sharing too few content words
+//!    ([`content_coverage`] below [`MIN_CONTENT_COVERAGE`]) are about different things:
+//!    the models are not asked and the answer is no;
+//! 4. **stage 1** — a logistic model on the head's class probabilities (sentence vectors,
 //!    microseconds per pair): below `floor` no, at or above `ceiling` yes;
-//! 4. **stage 2** — for the band between, the cross-encoder reads both statements (in
+//! 5. **stage 2** — for the band between, the cross-encoder reads both statements (in
 //!    both orders, averaged: contradiction is symmetric) and a second logistic model on
 //!    both routes' probabilities decides against `threshold`.
 //!
@@ -114,6 +117,46 @@ pub fn not_a_claim(text: &str, lang: &str) -> Option<kimera_ingest::SkipReason> 
         kimera_ingest::Cleaned::Skip(r) => Some(r),
     }
 }
+
+/// English function words, left out of [`content_coverage`].
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "to", "of", "in", "on",
+    "at", "by", "for", "with", "and", "or", "but", "not", "no", "never", "nobody", "none",
+    "nothing", "it", "its", "this", "that", "these", "those", "there", "here", "as", "from",
+    "into", "than", "then", "so", "do", "does", "did", "has", "have", "had", "can", "could",
+    "will", "would", "should", "may", "might", "must", "shall", "i", "you", "he", "she", "we",
+    "they", "them", "his", "her", "their", "our", "your", "my", "me", "us", "him",
+];
+
+/// Share of the shorter statement's content words (not [`FUNCTION_WORDS`]) that the
+/// other statement has too: 1 for "A man is playing a guitar" / "A man is not playing a
+/// guitar", 0 for "The protocols are not actually implemented." / "The scope of this
+/// project is limited to those protocol definitions.".
+pub fn content_coverage(a: &str, b: &str) -> f64 {
+    let content = |t: &str| -> std::collections::BTreeSet<String> {
+        crate::edit::words(t)
+            .into_iter()
+            .filter(|w| !FUNCTION_WORDS.contains(&w.as_str()))
+            .collect()
+    };
+    let (ca, cb) = (content(a), content(b));
+    let smaller = ca.len().min(cb.len());
+    if smaller == 0 {
+        return 0.0;
+    }
+    ca.intersection(&cb).count() as f64 / smaller as f64
+}
+
+/// Below this [`content_coverage`] the models are not asked: the two statements do not
+/// talk about the same things, which is outside what the SICK-trained models can judge
+/// (every SICK pair describes one scene; on real prose such pairs are where the
+/// cross-encoder's false alarms were: "Foldhash is not appropriate for any
+/// cryptographic purpose." / "… reduced it to a much simpler case."). Chosen on SICK
+/// train alone, before any prose was scored with it: the largest of 0.05, 0.10, …
+/// that keeps ≥ 99% of its contradictions above it (0.25 leaves 5 of 641 below;
+/// `cargo run --release -p kimera-detect --example rules -- sick_train.tsv` prints the
+/// count).
+pub const MIN_CONTENT_COVERAGE: f64 = 0.25;
 
 /// Which rule, if any, decides a pair alone (before any model).
 pub fn rule_alone(a: &str, b: &str) -> Option<&'static str> {

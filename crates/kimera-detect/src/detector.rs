@@ -402,6 +402,20 @@ impl ModelDetector {
                 continue;
             }
             let Some(h) = head[i] else { continue };
+            // statements that share too few content words talk about different
+            // things: outside what the models can judge, so the detector says no
+            if crate::decision::content_coverage(p.a_text, p.b_text)
+                < crate::decision::MIN_CONTENT_COVERAGE
+            {
+                out[i] = Some(Judgement {
+                    probability: 0.0,
+                    route: "unrelated",
+                    threshold: 1.0,
+                    head: Some(h[CONTRADICTION]),
+                    cross: None,
+                });
+                continue;
+            }
             let (q, verdict) = d.stage1(h, p.cosine);
             let judged = |route, threshold: f64| Judgement {
                 probability: q as f32,

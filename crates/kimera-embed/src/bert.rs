@@ -158,7 +158,8 @@ impl Bert {
                 "only absolute position embeddings are supported",
             ));
         }
-        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             return Err(file_err(
                 weights,
                 "hidden_size is not a multiple of num_attention_heads",

@@ -202,6 +202,12 @@ impl MiniLmEncoder {
             }))
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
 
+        if opts.precision == Precision::Int8 && !crate::int8::has_vnni() {
+            tracing::warn!(
+                "this CPU lacks AVX-512 VNNI: int8 runs on the portable kernel, same vectors \
+                 but slower than f32"
+            );
+        }
         let weights = dir.join("model.safetensors");
         let sha256 = sha256_file(&weights)?;
         let model = Bert::load(&weights, config, opts.precision)?;

@@ -3,13 +3,13 @@
 //! runs) against the reduced-precision candidates:
 //!
 //! * candle `QMatMul` with Q8_0 weights (candle's int8; VNNI only when k % 256 == 0),
-//! * candle bf16 matmul (refused by candle's CPU backend: reported as such),
-//! * kimera's own int8 kernel (`src/int8.rs`: AVX-512 VNNI, per-row/per-column scales).
+//! * candle bf16 matmul (inputs and weights converted to bf16 beforehand),
+//! * kimera's own int8 kernel (`src/int8.rs`: AVX-512 VNNI, scales per group of 64 inputs).
 //!
-//! Each candidate runs `streams` independent token batches in parallel on a rayon pool of
-//! that many threads (the encoder's pattern: one batch per thread), so the figure is
-//! throughput in tokens per second through the four products, and the relative error of
-//! each output against f32 is printed beside it.
+//! Each candidate runs independent token batches in parallel on a rayon pool of THREADS
+//! threads (the encoder's pattern: one batch per thread), so the figure is throughput in
+//! tokens per second through each product, and the relative error of each output against
+//! f32 is printed beside it. Figures: docs/benchmarks.md (issue #22 lab notes).
 //!
 //! ```text
 //! cargo run --release -p kimera-embed --example int8_matmul -- [TOKENS_PER_BATCH=768] [THREADS=2]

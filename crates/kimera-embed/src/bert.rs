@@ -24,7 +24,8 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::{EmbedError, Result};
+use crate::int8::QLinear;
+use crate::{EmbedError, Precision, Result};
 
 /// The fields of a BERT `config.json` this forward pass needs.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -58,17 +59,49 @@ fn default_pos() -> String {
     "absolute".into()
 }
 
+/// The weight matrix of a linear layer, `[in, out]`, at the model's precision.
+enum Linear {
+    /// Contiguous f32, multiplied by candle (gemm).
+    F32(Tensor),
+    /// int8 with dynamic activation quantisation (see [`crate::int8`]).
+    Int8(QLinear),
+}
+
+impl Linear {
+    fn new(w: Tensor, precision: Precision) -> Result<Linear> {
+        Ok(match precision {
+            Precision::F32 => Linear::F32(w),
+            Precision::Int8 => {
+                let (k, n) = w.dims2()?;
+                Linear::Int8(QLinear::new(&w.flatten_all()?.to_vec1::<f32>()?, k, n))
+            }
+        })
+    }
+
+    /// `x · w` for `x` row-major `[rows, in]`.
+    fn forward(&self, x: &[f32]) -> Result<Vec<f32>> {
+        match self {
+            Linear::F32(w) => {
+                let k = w.dims()[0];
+                let xt = Tensor::from_slice(x, (x.len() / k, k), &Device::Cpu)?;
+                matmul_vec(&xt, w)
+            }
+            Linear::Int8(q) => Ok(q.matmul(x)),
+        }
+    }
+}
+
 struct Layer {
     /// [hidden, 3·hidden]: query, key and value side by side (one matmul instead of three).
-    w_qkv: Tensor,
+    w_qkv: Linear,
     b_qkv: Vec<f32>,
-    w_o: Tensor,
+    w_o: Linear,
     b_o: Vec<f32>,
     ln1_g: Vec<f32>,
     ln1_b: Vec<f32>,
-    w_i: Tensor,
+    w_i: Linear,
     b_i: Vec<f32>,
-    w_o2: Tensor,
+    w_o2: Linear,
     b_o2: Vec<f32>,
     ln2_g: Vec<f32>,
     ln2_b: Vec<f32>,
@@ -95,18 +128,20 @@ fn file_err(path: &Path, reason: impl std::fmt::Display) -> EmbedError {
 }
 
 impl Bert {
-    pub(crate) fn load(weights: &Path, cfg: BertConfig) -> Result<Bert> {
+    pub(crate) fn load(weights: &Path, cfg: BertConfig, precision: Precision) -> Result<Bert> {
         let ts = candle_core::safetensors::load(weights, &Device::Cpu)
             .map_err(|e| file_err(weights, e))?;
-        Bert::from_tensors(weights, ts, cfg)
+        Bert::from_tensors(weights, ts, cfg, precision)
     }
 
     /// Builds the model from named tensors (HF BERT names, with or without a `bert.`
-    /// prefix); `weights` only names the source in errors.
+    /// prefix); `weights` only names the source in errors. `precision` applies to the
+    /// linear layers; embeddings, layer norms and attention stay f32.
     pub(crate) fn from_tensors(
         weights: &Path,
         mut ts: HashMap<String, Tensor>,
         cfg: BertConfig,
+        precision: Precision,
     ) -> Result<Bert> {
         if cfg.hidden_act != "gelu" {
             return Err(file_err(
@@ -123,7 +158,8 @@ impl Bert {
                 "only absolute position embeddings are supported",
             ));
         }
-        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             return Err(file_err(
                 weights,
                 "hidden_size is not a multiple of num_attention_heads",
@@ -150,7 +186,7 @@ impl Bert {
         let h = cfg.hidden_size;
         let vec = |t: Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
         // Linear weights are stored [out, in]; keep them as contiguous [in, out].
-        let lin = |t: Tensor| -> Result<Tensor> { Ok(t.t()?.contiguous()?) };
+        let lin = |t: Tensor| -> Result<Linear> { Linear::new(t.t()?.contiguous()?, precision) };
         let word = vec(take(
             "embeddings.word_embeddings.weight",
             &[cfg.vocab_size, h],
@@ -329,9 +365,8 @@ impl Bert {
         let hd = h / nh;
         let m = x.len() / h;
         let dev = Device::Cpu;
-        let xt = Tensor::from_vec(x, (m, h), &dev)?;
         // fused QKV projection
-        let mut qkv = matmul_vec(&xt, &ly.w_qkv)?;
+        let mut qkv = ly.w_qkv.forward(&x)?;
         add_bias_rows(&mut qkv, &ly.b_qkv);
         let mut ctx = vec![0f32; m * h];
         let scale = 1.0 / (hd as f32).sqrt();
@@ -377,18 +412,16 @@ impl Bert {
             }
         }
         drop(qkv);
-        let ctx_t = Tensor::from_vec(ctx, (m, h), &dev)?;
-        let mut attn = matmul_vec(&ctx_t, &ly.w_o)?;
-        let x = xt.flatten_all()?.to_vec1::<f32>()?;
+        let mut attn = ly.w_o.forward(&ctx)?;
+        drop(ctx);
         add_bias_residual_rows(&mut attn, &ly.b_o, &x);
+        drop(x);
         layer_norm_rows(&mut attn, h, &ly.ln1_g, &ly.ln1_b, self.eps);
         // feed-forward
-        let attn_t = Tensor::from_vec(attn, (m, h), &dev)?;
-        let mut inter = matmul_vec(&attn_t, &ly.w_i)?;
+        let mut inter = ly.w_i.forward(&attn)?;
         bias_gelu_rows(&mut inter, &ly.b_i);
-        let inter_t = Tensor::from_vec(inter, (m, self.cfg.intermediate_size), &dev)?;
-        let mut out = matmul_vec(&inter_t, &ly.w_o2)?;
-        let attn = attn_t.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = ly.w_o2.forward(&inter)?;
+        drop(inter);
         add_bias_residual_rows(&mut out, &ly.b_o2, &attn);
         layer_norm_rows(&mut out, h, &ly.ln2_g, &ly.ln2_b, self.eps);
         Ok(out)
@@ -418,7 +451,7 @@ impl BertModel {
         let cfg: BertConfig = serde_json::from_value(crate::minilm::read_json(config)?)
             .map_err(|e| file_err(config, format!("not a BERT config: {e}")))?;
         Ok(BertModel {
-            bert: Bert::from_tensors(config, tensors, cfg)?,
+            bert: Bert::from_tensors(config, tensors, cfg, Precision::F32)?,
         })
     }
 

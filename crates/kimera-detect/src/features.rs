@@ -165,6 +165,8 @@ const DENIAL_SUFFIXES: &[&str] = &[
     "est faux",
     "c'est faux",
     "est fausse",
+    "est incorrect",
+    "est incorrecte",
     "n'est pas vrai",
     "خطأ",
     "غير صحيح",
@@ -181,6 +183,13 @@ const DENIAL_PREFIXES: &[&str] = &[
     "il n'est pas vrai que",
     "ليس صحيحا أن",
     "ليس صحيحاً أن",
+];
+
+/// Phrases that deny a whole statement put between them ("The opposite of x is true").
+const DENIAL_WRAPS: &[(&str, &str)] = &[
+    ("the opposite of", "is true"),
+    ("the opposite of", "is the case"),
+    ("le contraire de", "est vrai"),
 ];
 
 /// Lower case, single spaces, no trailing punctuation: the form denials are matched in.
@@ -219,6 +228,20 @@ pub fn explicit_denial(a: &str, b: &str) -> Option<&'static str> {
                 return Some(p);
             }
         }
+        for (pre, suf) in DENIAL_WRAPS {
+            let inner = other
+                .strip_prefix(pre)
+                .map(str::trim_start)
+                .and_then(|m| m.strip_prefix(base.as_str()));
+            if let Some(rest) = inner {
+                let rest = rest.trim_start_matches(|c: char| {
+                    c.is_whitespace() || matches!(c, '.' | ',' | ':' | ';' | '-' | '—')
+                });
+                if rest == *suf {
+                    return Some(pre);
+                }
+            }
+        }
     }
     None
 }
@@ -240,6 +263,11 @@ mod denial_tests {
                 "الساقية هي آلة ميكانيكية لرفع المياه is false.",
             ),
             ("القطة نائمة", "القطة نائمة خطأ"),
+            ("Le chat dort.", "Le chat dort. est incorrect"),
+            (
+                "Streaky Bay is a coastal town.",
+                "The opposite of Streaky Bay is a coastal town. is true",
+            ),
         ];
         for (a, b) in yes {
             assert!(explicit_denial(a, b).is_some(), "{a} / {b}");
@@ -256,6 +284,11 @@ mod denial_tests {
             ("It is false.", "It is false."),
             ("", " is false"),
             ("The claim is false.", "The claim is true."),
+            (
+                "Streaky Bay is a coastal town.",
+                "The opposite of Streaky Bay is a coastal town is false.",
+            ),
+            ("Paris is in France.", "The opposite of Paris is true."),
         ];
         for (a, b) in no {
             assert!(explicit_denial(a, b).is_none(), "{a} / {b}");

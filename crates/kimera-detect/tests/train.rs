@@ -256,6 +256,13 @@ fn the_decision_is_fitted_on_out_of_fold_predictions_and_decides_as_documented()
             Some(_) => assert!(
                 v.contradiction && ["denial", "negation", "substitution"].contains(&j.route)
             ),
+            None if kimera_detect::decision::content_coverage(p.a_text, p.b_text)
+                < kimera_detect::decision::MIN_CONTENT_COVERAGE =>
+            {
+                // the content gate: too few shared content words, no model asked
+                assert_eq!(j.route, "unrelated");
+                assert!(!v.contradiction);
+            }
             None => {
                 let h = det.head_classes(std::slice::from_ref(p)).unwrap()[0].unwrap();
                 let (q, stage1) = cfg.stage1(h, p.cosine);

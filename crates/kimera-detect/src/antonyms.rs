@@ -2,13 +2,13 @@
 //! statement and its copy with one word swapped for its opposite ("The store is open on
 //! Sundays." / "… closed …", "`pulp` is a safe abstraction" / "… an unsafe …").
 //!
-//! Two sources: a lexicon of common antonyms of general and technical prose (besides the
-//! lexical detector's, which it includes), and the negating prefixes and suffixes of
-//! English word formation ("compatible" / "incompatible", "useful" / "useless"), with
+//! Two sources: a lexicon of common antonyms of general and technical prose (the rule
+//! also consults the lexical detector's own list, through that detector), and the
+//! negating prefixes and suffixes of English word formation ("compatible" / "incompatible", "useful" / "useless"), with
 //! the guards that keep look-alikes out ("cover" / "discover", "less" / "unless").
 //!
 //! The lexicon was written from general knowledge, not from any evaluation set; it
-//! includes the words the prose benchmark's planting script swaps
+//! includes most of the words the prose benchmark's planting script swaps
 //! (`scripts/prose-corpus.py`), so that benchmark's antonym recall is not evidence of
 //! coverage — corpora planted with other words are.
 

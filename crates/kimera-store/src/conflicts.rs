@@ -858,6 +858,24 @@ mod tests {
         Scar::new(a.id.clone(), b.id.clone(), score, det, ev)
     }
 
+    /// A store of three statements where the first conflicts with each of the others
+    /// (two `numbers` scars: a–b stronger than a–c).
+    fn first_conflicts_with_both(texts: [&str; 3]) -> (Store, Geoid, Geoid, Geoid) {
+        let mut s = Store::open_in_memory().unwrap();
+        let (a, b, c) = (g(texts[0]), g(texts[1]), g(texts[2]));
+        s.insert_geoids(&[a.clone(), b.clone(), c.clone()]).unwrap();
+        let ev = json!({"rule": "numbers", "tokens": ["1", "2"]});
+        s.insert_scars(
+            &[
+                scar(&a, &b, 0.9, "lexical", ev.clone()),
+                scar(&a, &c, 0.8, "lexical", ev),
+            ],
+            None,
+        )
+        .unwrap();
+        (s, a, b, c)
+    }
+
     /// Two statements in conflict, flagged by `lexical` (numbers) and `model`.
     fn two_detectors() -> (Store, Geoid, Geoid) {
         let mut s = Store::open_in_memory().unwrap();
@@ -1001,18 +1019,7 @@ mod tests {
 
     #[test]
     fn undo_restores_an_earlier_supersession_and_batches_are_all_or_nothing() {
-        let mut s = Store::open_in_memory().unwrap();
-        let (a, b, c) = (g("x is 1"), g("x is 2"), g("x is 3"));
-        s.insert_geoids(&[a.clone(), b.clone(), c.clone()]).unwrap();
-        let ev = json!({"rule": "numbers", "tokens": ["1", "2"]});
-        s.insert_scars(
-            &[
-                scar(&a, &b, 0.9, "lexical", ev.clone()),
-                scar(&a, &c, 0.8, "lexical", ev),
-            ],
-            None,
-        )
-        .unwrap();
+        let (mut s, a, _, _) = first_conflicts_with_both(["x is 1", "x is 2", "x is 3"]);
         let ids: Vec<i64> = s
             .conflicts(&ConflictFilter::open())
             .unwrap()
@@ -1110,18 +1117,7 @@ mod tests {
 
     #[test]
     fn undoing_two_supersessions_out_of_order_makes_the_statement_current_again() {
-        let mut s = Store::open_in_memory().unwrap();
-        let (a, b, c) = (g("y is 1"), g("y is 2"), g("y is 3"));
-        s.insert_geoids(&[a.clone(), b.clone(), c.clone()]).unwrap();
-        let ev = json!({"rule": "numbers", "tokens": ["1", "2"]});
-        s.insert_scars(
-            &[
-                scar(&a, &b, 0.9, "lexical", ev.clone()),
-                scar(&a, &c, 0.8, "lexical", ev),
-            ],
-            None,
-        )
-        .unwrap();
+        let (mut s, a, b, c) = first_conflicts_with_both(["y is 1", "y is 2", "y is 3"]);
         let rows = s.conflicts(&ConflictFilter::open()).unwrap();
         let t0 = [&a, &b, &c].iter().map(|x| x.created_at).max().unwrap();
         // a loses both: to b at t0+10 (first conflict), to c at t0+20 (second)

@@ -192,13 +192,18 @@ const DENIAL_WRAPS: &[(&str, &str)] = &[
     ("le contraire de", "est vrai"),
 ];
 
-/// Lower case, single spaces, no trailing punctuation: the form denials are matched in.
+/// Sentence-ending punctuation, trimmed where a statement meets its denial phrase.
+/// Not brackets or quotes: "… (RAAF)." must keep its ")" to match "… (RAAF). is false".
+fn sentence_end(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '。' | '…')
+}
+
+/// Lower case, single spaces, no trailing sentence punctuation: the form denials are
+/// matched in.
 fn denial_form(s: &str) -> String {
     let lower = s.to_lowercase();
     let joined = lower.split_whitespace().collect::<Vec<_>>().join(" ");
-    joined
-        .trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace() || c == '。')
-        .to_string()
+    joined.trim_end_matches(sentence_end).to_string()
 }
 
 /// The denial phrase when one text is the other, whole, plus a phrase that denies it
@@ -264,6 +269,20 @@ mod denial_tests {
             ),
             ("القطة نائمة", "القطة نائمة خطأ"),
             ("Le chat dort.", "Le chat dort. est incorrect"),
+            // a statement ending with a bracket or a quote keeps it
+            (
+                "JORN is operated by the Royal Australian Air Force (RAAF).",
+                "JORN is operated by the Royal Australian Air Force (RAAF). is false",
+            ),
+            (
+                "Il est membre du Parti populaire (PP).",
+                "Il est membre du Parti populaire (PP). est faux",
+            ),
+            ("Le mot \"oui\".", "Le mot \"oui\". est incorrect"),
+            (
+                "قال الله تعالى: [النساء:3].",
+                "قال الله تعالى: [النساء:3]. is false",
+            ),
             (
                 "Streaky Bay is a coastal town.",
                 "The opposite of Streaky Bay is a coastal town. is true",
@@ -277,6 +296,7 @@ mod denial_tests {
             ("Paris is in France.", "Paris is in France."),
             ("Paris is in France.", "Paris is in France is true."),
             ("Paris is in France.", "Lyon is in France is false."),
+            ("He is a member (PP).", "He is a member (PS). is false"),
             (
                 "Paris is in France.",
                 "Paris is in France and it is false that Lyon is.",

@@ -28,8 +28,9 @@ use crate::{CONTRADICTION, DetectError, Result};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Judgement {
     pub probability: f32,
-    /// `denial`, `negation` (rules), `head`, `cross`, or `letters` (the head alone on a
-    /// pair the cross-encoder cannot read).
+    /// `denial`, `negation` (rules), `head`, `cross`, `unrelated` (the content gate), or
+    /// `letters` (a pair in the head's band that the cross-encoder cannot read: no, since
+    /// its threshold is the head's ceiling).
     pub route: &'static str,
     pub threshold: f32,
     pub head: Option<f32>,
@@ -427,8 +428,12 @@ impl ModelDetector {
             out[i] = match verdict {
                 Some(true) => Some(judged("head", d.ceiling)),
                 Some(false) => Some(judged("head", d.floor)),
-                // the cross-encoder would read letters, not words
-                None if !self.cross_reads(c, p)? => Some(judged("letters", d.threshold)),
+                // The cross-encoder would read letters, not words, and the head's
+                // vectors of such text crowd together (all-MiniLM-L6-v2 puts any two
+                // Arabic sentences near each other): in the band the detector cannot
+                // judge the pair and says no; only a verdict the head is sure of
+                // (its ceiling, as above) would count.
+                None if !self.cross_reads(c, p)? => Some(judged("letters", d.ceiling)),
                 None => {
                     send.push(i);
                     None

@@ -205,8 +205,9 @@ impl PySnapshot {
 #[pymethods]
 impl PySnapshot {
     #[new]
-    #[pyo3(signature = (path, pairing = "ann", k = 10, min_sim = 0.5, seed = 42,
-        chunk = 10_000, exact_max = 5_000, nprobe = 8, model_id = None, as_of = None))]
+    #[pyo3(signature = (path, pairing = "ann", k = 10, min_sim = 0.4, seed = 42,
+        chunk = 10_000, exact_max = 5_000, nprobe = 8, model_id = None, as_of = None,
+        lexical_k = kimera_reactor::lexical::DEFAULT_K))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -220,6 +221,7 @@ impl PySnapshot {
         nprobe: usize,
         model_id: Option<String>,
         as_of: Option<i64>,
+        lexical_k: usize,
     ) -> PyResult<Self> {
         if chunk == 0 {
             return Err(ConfigError::new_err(
@@ -235,6 +237,7 @@ impl PySnapshot {
             workers: 0,
             exact_max,
             nprobe,
+            lexical_k,
             model_id,
         };
         let p = path.clone();
@@ -345,6 +348,26 @@ impl PySnapshot {
             .py_err()?;
         drop(d);
         array2(py, nlist, self.dim, c)
+    }
+
+    /// The `ann` pairing's candidates: the merged vector pairs (`p × 2` uint32, from
+    /// [`merge_pairs`]) with the lexical channel's added, sorted — what `kimera run`
+    /// scores. Computed here, on the driver, from the snapshot's texts.
+    fn with_lexical<'py>(
+        &self,
+        py: Python<'py>,
+        pairs: PyReadonlyArray2<'py, u32>,
+    ) -> PyResult<Bound<'py, PyArray2<u32>>> {
+        let p = pairs
+            .as_slice()
+            .map_err(|_| ConfigError::new_err("pairs must be a contiguous uint32 array"))?;
+        let dense: Vec<(u32, u32)> = p.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+        let mut d = self.lock()?;
+        let Driver { snap, cfg, .. } = &mut *d;
+        let all = py.detach(|| snap.with_lexical(cfg, dense, true));
+        d.stats.lexical_pairs = d.snap.stats.lexical_pairs;
+        let flat: Vec<u32> = all.iter().flat_map(|&(a, b)| [a, b]).collect();
+        array2(py, all.len(), 2, flat)
     }
 
     /// The candidate pairs of a `random` or `pairs` pairing (`p × 2` uint32).

@@ -70,6 +70,7 @@ pub(crate) struct RunArgs {
     pub workers: usize,
     pub exact_max: usize,
     pub nprobe: usize,
+    pub lexical_k: usize,
     pub model_id: Option<String>,
 }
 
@@ -84,6 +85,7 @@ impl RunArgs {
                 floor: self.min_sim,
                 exact_max: self.exact_max,
                 nprobe: self.nprobe,
+                lexical_k: self.lexical_k,
                 ..KnnParams::default()
             },
             seed: self.seed,
@@ -268,8 +270,9 @@ impl PyStore {
         to_python(py, &stats)
     }
 
-    #[pyo3(signature = (detectors = "model", pairing = "ann", k = 10, min_sim = 0.5, seed = 42,
-        chunk = 10_000, workers = 0, exact_max = 5_000, nprobe = 8, model_id = None))]
+    #[pyo3(signature = (detectors = "model", pairing = "ann", k = 10, min_sim = 0.4, seed = 42,
+        chunk = 10_000, workers = 0, exact_max = 5_000, nprobe = 8, model_id = None,
+        lexical_k = kimera_reactor::lexical::DEFAULT_K))]
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -284,6 +287,7 @@ impl PyStore {
         exact_max: usize,
         nprobe: usize,
         model_id: Option<String>,
+        lexical_k: usize,
     ) -> PyResult<Py<PyAny>> {
         let args = RunArgs {
             pairing: pairing.to_string(),
@@ -294,6 +298,7 @@ impl PyStore {
             workers,
             exact_max,
             nprobe,
+            lexical_k,
             model_id,
         };
         let mut guard = self.lock()?;

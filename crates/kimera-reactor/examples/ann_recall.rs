@@ -61,6 +61,7 @@ fn main() {
                 exact_max: 0,
                 nlist: 0,
                 nprobe,
+                lexical_k: 0,
             };
             let (nlist, _) = knn::plan(n, &p);
             let mut table = VectorTable::new(data.clone(), dim);

@@ -122,6 +122,8 @@ pub struct RunStats {
     /// `exact`, `ivf`, or `-` for non-ANN pairings.
     pub index: String,
     pub pairs_checked: u64,
+    /// Candidate pairs proposed by the lexical channel alone (among `pairs_checked`).
+    pub lexical_pairs: u64,
     /// Labelled pairs skipped because a side has no vector.
     pub pairs_skipped: u64,
     /// Scars the detectors reported / that were new to the store.
@@ -589,7 +591,8 @@ fn candidates(
             } else {
                 format!("ivf(nlist={nlist},nprobe={nprobe})")
             };
-            Ok(knn::search(&mut loaded.table, &cfg.knn, parallel)?.pairs())
+            let dense = knn::search(&mut loaded.table, &cfg.knn, parallel)?.pairs();
+            Ok(with_lexical(dense, loaded, cfg, parallel, stats))
         }
         Pairing::Random => {
             let mut order: Vec<u32> = (0..n as u32).collect();
@@ -620,6 +623,44 @@ fn candidates(
             Ok(out)
         }
     }
+}
+
+/// `dense` (sorted, unique) with the lexical channel's candidates ([`crate::lexical`])
+/// whose vector cosine reaches the floor; sorted and unique. Counts the pairs only the
+/// lexical channel proposed in `stats.lexical_pairs`.
+fn with_lexical(
+    dense: Vec<(u32, u32)>,
+    loaded: &Loaded,
+    cfg: &RunConfig,
+    parallel: bool,
+    stats: &mut RunStats,
+) -> Vec<(u32, u32)> {
+    if cfg.knn.lexical_k == 0 {
+        return dense;
+    }
+    let n = loaded.table.len();
+    let lists = crate::lexical::neighbours(n, |i| loaded.texts.get(i), cfg.knn.lexical_k, parallel);
+    let mut lex: Vec<(u32, u32)> = lists
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            let i = i as u32;
+            l.iter()
+                .filter(move |&&(j, _)| {
+                    knn::dot8(loaded.table.get(i), loaded.table.get(j)) >= cfg.knn.floor
+                })
+                .map(move |&(j, _)| (i.min(j), i.max(j)))
+        })
+        .collect();
+    lex.sort_unstable();
+    lex.dedup();
+    let before = dense.len();
+    let mut all = dense;
+    all.extend(lex);
+    all.sort_unstable();
+    all.dedup();
+    stats.lexical_pairs = (all.len() - before) as u64;
+    all
 }
 
 /// Scores a slice of pairs with every detector, in order; returns the scars, pair by
@@ -742,6 +783,31 @@ impl Snapshot {
     /// `cosine · (1 − mean)`).
     pub fn scar_mean(&self, a: u32, b: u32) -> f32 {
         self.scars.mean(a, b)
+    }
+
+    /// The `ann` pairing's vector candidates `dense` (merged from the lists' searches,
+    /// sorted and unique) with the lexical channel's added, as a cycle adds them.
+    pub fn with_lexical(
+        &mut self,
+        cfg: &RunConfig,
+        dense: Vec<(u32, u32)>,
+        parallel: bool,
+    ) -> Vec<(u32, u32)> {
+        with_lexical(dense, &self.loaded, cfg, parallel, &mut self.stats)
+    }
+
+    /// Every candidate pair of `cfg.pairing`, as a cycle picks them (the `ann` pairing
+    /// searched here, in this process): for measuring the candidate stage.
+    pub fn candidates(
+        &mut self,
+        store: &Store,
+        cfg: &RunConfig,
+        parallel: bool,
+    ) -> Result<Vec<(u32, u32)>, ReactorError> {
+        let mut stats = std::mem::take(&mut self.stats);
+        let out = candidates(store, cfg, &mut self.loaded, parallel, &mut stats);
+        self.stats = stats;
+        out
     }
 
     /// The candidate pairs of a `random` or `pairs` pairing (cheap: the driver computes

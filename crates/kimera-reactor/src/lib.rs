@@ -36,6 +36,7 @@
 pub mod cycle;
 pub mod detect;
 pub mod knn;
+pub mod lexical;
 pub mod synth;
 
 pub use cycle::{

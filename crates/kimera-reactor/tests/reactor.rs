@@ -55,6 +55,7 @@ fn cfg(pairing: Pairing, chunk: usize, workers: usize) -> RunConfig {
             exact_max: 60,
             nlist: 6,
             nprobe: 3,
+            lexical_k: 3,
         },
         seed: 7,
         chunk,
@@ -144,6 +145,80 @@ fn planted_negations_are_found_and_a_rerun_adds_nothing() {
     assert_eq!(stats["mode"], "parallel");
     assert_eq!(stats["pairing"], "ann");
     assert!(stats["mem_mb"].as_f64().unwrap() > 0.0);
+}
+
+/// A statement and its denial, each crowded by paraphrases of itself nearer in vector
+/// space than the other: the vector channel (k = 2) pairs each with its paraphrases; the
+/// lexical channel pairs the two, which share their rare words, and the denial is found.
+#[test]
+fn the_lexical_channel_reaches_a_denial_crowded_out_of_the_vector_neighbours() {
+    let unit = |v: [f32; 3]| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.map(|x| x / n)
+    };
+    let mut rows: Vec<(&str, [f32; 3])> = vec![
+        (
+            "The Nile is the longest river of Africa.",
+            unit([1.0, 0.0, 0.0]),
+        ),
+        (
+            "The Nile is not the longest river of Africa.",
+            unit([0.8, 0.6, 0.0]),
+        ),
+    ];
+    let crowd = [
+        ("Alpha shipments arrive weekly.", [1.0, 0.02, 0.03]),
+        ("Beta harbours close at dusk.", [1.0, 0.03, 0.02]),
+        ("Gamma trains leave hourly.", [0.8, 0.61, 0.02]),
+        ("Delta farmers grow barley.", [0.8, 0.61, -0.02]),
+    ];
+    rows.extend(crowd.iter().map(|&(t, v)| (t, unit(v))));
+    let scars_with = |lexical_k: usize| {
+        let mut s = Store::open_in_memory().unwrap();
+        let geoids: Vec<Geoid> = rows
+            .iter()
+            .map(|(t, _)| Geoid::new(*t, "en", Source::Api))
+            .collect();
+        s.insert_geoids(&geoids).unwrap();
+        let hashes: Vec<_> = rows.iter().map(|(t, _)| text_hash(t)).collect();
+        let vecs: Vec<(_, &[f32])> = hashes
+            .iter()
+            .zip(&rows)
+            .map(|(h, (_, v))| (*h, &v[..]))
+            .collect();
+        s.put_embeddings(MODEL, &vecs).unwrap();
+        let mut c = cfg(Pairing::Ann, 100, 2);
+        c.knn = KnnParams {
+            k: 2,
+            floor: 0.4,
+            lexical_k,
+            ..KnnParams::default()
+        };
+        let d = detectors_from_list("lexical").unwrap();
+        let stats = run_parallel(&mut s, &c, &d, &|_| {}).unwrap();
+        let pairs: Vec<(String, String)> = s
+            .scars(0)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.text_a, r.text_b))
+            .collect();
+        (stats, pairs)
+    };
+    let denial = |pairs: &[(String, String)]| {
+        pairs
+            .iter()
+            .any(|(a, b)| a.contains("Nile") && b.contains("Nile"))
+    };
+    let (vec_only, pairs) = scars_with(0);
+    assert!(!denial(&pairs), "crowded out: {pairs:?}");
+    assert_eq!(vec_only.lexical_pairs, 0);
+    let (both, pairs) = scars_with(3);
+    assert!(denial(&pairs), "{pairs:?}");
+    assert_eq!(
+        both.lexical_pairs, 1,
+        "only the two Nile statements share rare words"
+    );
+    assert_eq!(both.pairs_checked, vec_only.pairs_checked + 1);
 }
 
 #[test]

@@ -541,7 +541,7 @@ pub struct RunIn {
     /// Neighbours per statement (default 10).
     #[serde(default)]
     pub k: Option<usize>,
-    /// Neighbours below this cosine are not candidates (default 0.5).
+    /// Neighbours below this cosine are not candidates (default 0.4).
     #[serde(default)]
     pub min_sim: Option<f32>,
     /// Reactor threads (default: the server's workers).

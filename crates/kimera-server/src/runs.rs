@@ -70,7 +70,7 @@ pub(crate) fn start(engine: &Arc<Engine>, req: RunIn) -> Result<RunOut> {
             ));
         }
     };
-    let min_sim = req.min_sim.unwrap_or(0.5);
+    let min_sim = req.min_sim.unwrap_or(KnnParams::default().floor);
     if !(-1.0..=1.0).contains(&min_sim) {
         return Err(EngineError::invalid(
             "min_sim",

@@ -28,7 +28,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10)]
     pub k: usize,
     /// Neighbours below this cosine are not candidates (--pairing ann).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = KnnParams::default().floor)]
     pub min_sim: f32,
     /// Seed of --pairing random.
     #[arg(long, default_value_t = 42)]
@@ -48,6 +48,12 @@ pub struct RunArgs {
     /// IVF lists probed per statement: more is slower and finds more true neighbours.
     #[arg(long, default_value_t = KnnParams::default().nprobe)]
     pub nprobe: usize,
+    /// Lexical neighbours per statement for --pairing ann: the statements sharing the
+    /// most rare words with it (TF-IDF), added to the --k nearest vectors when their
+    /// cosine reaches --min-sim. They reach contradictions that paraphrases crowd out of
+    /// the vector neighbours, and texts the model reads poorly; 0 = vectors only.
+    #[arg(long, default_value_t = KnnParams::default().lexical_k)]
+    pub lexical_k: usize,
     /// Where the cycle runs: local (this process) or ray (a Ray cluster, through the
     /// Python package: `python -m kimera.ray`; same scars). With ray, --workers is the
     /// number of detector actors.
@@ -80,7 +86,8 @@ fn run_on_ray(a: &RunArgs, g: &Global) -> anyhow::Result<ExitCode> {
             &a.chunk.to_string(),
         ])
         .args(["--exact-max", &a.exact_max.to_string()])
-        .args(["--nprobe", &a.nprobe.to_string()]);
+        .args(["--nprobe", &a.nprobe.to_string()])
+        .args(["--lexical-k", &a.lexical_k.to_string()]);
     if let Some(m) = &a.model_id {
         cmd.args(["--model-id", m]);
     }
@@ -146,6 +153,7 @@ pub fn config(a: &RunArgs, store: &Store, g: &Global) -> anyhow::Result<RunConfi
             floor: a.min_sim,
             exact_max: a.exact_max,
             nprobe: a.nprobe,
+            lexical_k: a.lexical_k,
             ..KnnParams::default()
         },
         seed: a.seed,

@@ -133,13 +133,14 @@ class Store:
         detectors: str = "model",
         pairing: str = "ann",
         k: int = 10,
-        min_sim: float = 0.5,
+        min_sim: float = 0.4,
         seed: int = 42,
         chunk: int = 10_000,
         workers: int = 0,
         exact_max: int = 5_000,
         nprobe: int = 8,
         model_id: Optional[str] = None,
+        lexical_k: int = 20,
     ) -> Json:
         """One reactor cycle (``kimera run``, same options): finds contradictions
         between stored statements and records them as scars. Returns the run's stats.
@@ -148,7 +149,7 @@ class Store:
         3
         """
         return self._inner.run(  # type: ignore[no-any-return]
-            detectors, pairing, k, min_sim, seed, chunk, workers, exact_max, nprobe, model_id
+            detectors, pairing, k, min_sim, seed, chunk, workers, exact_max, nprobe, model_id, lexical_k
         )
 
     @overload

@@ -274,12 +274,13 @@ def run(
     detectors: str = "model",
     pairing: str = "ann",
     k: int = 10,
-    min_sim: float = 0.5,
+    min_sim: float = 0.4,
     seed: int = 42,
     chunk: int = 10_000,
     exact_max: int = 5_000,
     nprobe: int = 8,
     model_id: Optional[str] = None,
+    lexical_k: int = 20,
     actors: Optional[int] = None,
     cpus_per_actor: int = 1,
     embed_missing: bool = True,
@@ -312,7 +313,7 @@ def run(
         counts = st.counts()
         if counts.get("geoids", 0) and not counts.get("embeddings_by_model"):
             embed(path, address, n_actors)
-    snap = _kimera.Snapshot(path, pairing, k, min_sim, seed, chunk, exact_max, nprobe, model_id, as_of)
+    snap = _kimera.Snapshot(path, pairing, k, min_sim, seed, chunk, exact_max, nprobe, model_id, as_of, lexical_k)
     rm = _remote()
     # the detector names, as the run records them (checked before any work)
     names = _kimera.Detectors(detectors, path if "graph" in detectors else None).names
@@ -328,7 +329,7 @@ def run(
         if snap.n == 0:
             pairs = np.zeros((0, 2), dtype=np.uint32)
         elif snap.pairing == "ann":
-            pairs = _ann_pairs(ray, snap, cpus)
+            pairs = snap.with_lexical(_ann_pairs(ray, snap, cpus))
         else:
             pairs = snap.fixed_pairs()
         cand_ms = int((time.monotonic() - t) * 1000)
@@ -388,11 +389,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--detectors", default="model")
     p.add_argument("--pairing", default="ann")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--min-sim", type=float, default=0.5)
+    p.add_argument("--min-sim", type=float, default=0.4)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--chunk", type=int, default=10_000)
     p.add_argument("--exact-max", type=int, default=5_000)
     p.add_argument("--nprobe", type=int, default=8)
+    p.add_argument("--lexical-k", type=int, default=20, help="lexical neighbours per statement (0: vectors only)")
     p.add_argument("--model-id", default=None)
     p.add_argument("--actors", type=int, default=None, help="detector actors (default: one per cluster CPU)")
     p.add_argument("--cpus-per-actor", type=int, default=1)
@@ -411,6 +413,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             chunk=a.chunk,
             exact_max=a.exact_max,
             nprobe=a.nprobe,
+            lexical_k=a.lexical_k,
             model_id=a.model_id,
             actors=a.actors,
             cpus_per_actor=a.cpus_per_actor,

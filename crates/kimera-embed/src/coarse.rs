@@ -124,8 +124,9 @@ pub(crate) fn candidates(
         })
         .collect();
     // per segment and query: the k largest lower ends, and the rows not ruled out
-    // within the segment
-    let per_segment: Vec<Vec<(Vec<f32>, Vec<(usize, f32)>)>> = segments
+    // within the segment with their upper ends
+    type Kept = (Vec<f32>, Vec<(usize, f32)>);
+    let per_segment: Vec<Vec<Kept>> = segments
         .par_iter()
         .enumerate()
         .map(|(s, seg)| {

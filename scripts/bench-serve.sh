@@ -77,7 +77,7 @@ summary write-check.json "POST /v1/statements, 32 per request, check-on-write (x
 oha --no-tui -n 64 -c 4 -m POST -H 'content-type: application/json' -Z write-plain.jsonl \
     --output-format json http://$ADDR/v1/statements > write-plain.json
 summary write-plain.json "POST /v1/statements, 32 per request, no check (x32 = statements/s)"
-kill -TERM "$(pgrep -P $! -x kimera)"
+kill -TERM "$(pgrep -P $! -x "$(basename "$K")")"
 wait || true
 grep -E "Maximum resident" serve.log | sed 's/^\s*/server: /'
 

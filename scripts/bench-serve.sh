@@ -3,6 +3,7 @@
 #
 # Usage: scripts/bench-serve.sh [N] [DIR]     (N statements, default 100000; DIR default
 #                                              /tmp/kimera-bench-serve, kept for re-runs)
+#        KIMERA=path/to/kimera scripts/bench-serve.sh …   (another build, e.g. a baseline)
 #
 # Builds a store of N generated statements (scripts/gen-statements.py: facts about made-up
 # entities with planted contradictions), embeds it with the real model (once: a re-run
@@ -19,9 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
 DIR=${2:-/tmp/kimera-bench-serve}
-K=$PWD/target/release/kimera
+K=${KIMERA:-${CARGO_TARGET_DIR:-$PWD/target}/release/kimera}
 GEN="python3 $PWD/scripts/gen-statements.py"
-ADDR=127.0.0.1:7979
+ADDR=${ADDR:-127.0.0.1:7979}
 mkdir -p "$DIR"
 cd "$DIR"
 for tool in oha hyperfine; do
@@ -76,7 +77,7 @@ summary write-check.json "POST /v1/statements, 32 per request, check-on-write (x
 oha --no-tui -n 64 -c 4 -m POST -H 'content-type: application/json' -Z write-plain.jsonl \
     --output-format json http://$ADDR/v1/statements > write-plain.json
 summary write-plain.json "POST /v1/statements, 32 per request, no check (x32 = statements/s)"
-kill -TERM "$(pgrep -P $! -x kimera)"
+kill -TERM "$(pgrep -P $! -x "$(basename "$K")")"
 wait || true
 grep -E "Maximum resident" serve.log | sed 's/^\s*/server: /'
 

@@ -6,7 +6,7 @@
 //! [`check_vectors`] is the one path all of them take; [`Checker`] wraps it for a store
 //! whose vectors are loaded once (the CLI), the server calls it with its own live index.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use kimera_embed::{Encoder, VectorIndex};
 use kimera_reactor::{Detector, PairInput};
@@ -86,63 +86,92 @@ struct Neighbour<'a> {
     cosine: f32,
 }
 
-/// The `k` nearest neighbours of `q` among the index (by its rows, best first, ties to
-/// the earlier row) and `q.also`, without `q.exclude`.
+/// The `k` nearest neighbours of each query among the index (by its rows, best first,
+/// ties to the earlier row) and its `also`, without its `exclude`: one pass over the
+/// index for all queries ([`VectorIndex::nearest_many`]), then each stored neighbour's
+/// text read once however many queries found it.
 fn neighbours<'a>(
     index: &'a VectorIndex,
     store: &Store,
-    q: &Query<'a>,
+    queries: &[Query<'a>],
     k: usize,
-) -> Result<Vec<Neighbour<'a>>> {
+) -> Result<Vec<Vec<Neighbour<'a>>>> {
     // ask for as many more as could be left out, so that k remain
-    let want = k + usize::from(q.exclude.is_some()) + q.hidden.map_or(0, HashSet::len);
-    let rows = index
-        .nearest(q.vector, want)
-        .map_err(crate::DetectError::Embed)?;
-    let hidden = |id: &str| q.hidden.is_some_and(|h| h.contains(id));
-    // (cosine, rank among equals: index rows first in row order, then `also` in order)
-    let mut ranked: Vec<(f32, usize, Option<usize>, Option<&Candidate<'a>>)> = rows
-        .into_iter()
-        .filter(|&(row, _)| Some(index.id(row)) != q.exclude && !hidden(index.id(row)))
-        .map(|(row, cosine)| (cosine, row, Some(row), None))
+    let asks: Vec<(&[f32], usize)> = queries
+        .iter()
+        .map(|q| {
+            let want = k + usize::from(q.exclude.is_some()) + q.hidden.map_or(0, HashSet::len);
+            (q.vector, want)
+        })
         .collect();
-    for (i, c) in q.also.iter().enumerate() {
-        if Some(c.id) != q.exclude && c.vector.len() == q.vector.len() {
-            let cosine = kimera_core::dot(q.vector, c.vector);
-            ranked.push((cosine, index.len() + i, None, Some(c)));
+    let found = index
+        .nearest_many(&asks)
+        .map_err(crate::DetectError::Embed)?;
+    // (cosine, rank among equals: index rows first in row order, then `also` in order)
+    type Ranked<'a, 'b> = (f32, usize, Option<usize>, Option<&'b Candidate<'a>>);
+    let mut per_query: Vec<Vec<Ranked<'a, '_>>> = Vec::with_capacity(queries.len());
+    for (q, rows) in queries.iter().zip(found) {
+        let hidden = |id: &str| q.hidden.is_some_and(|h| h.contains(id));
+        let mut ranked: Vec<Ranked<'a, '_>> = rows
+            .into_iter()
+            .filter(|&(row, _)| Some(index.id(row)) != q.exclude && !hidden(index.id(row)))
+            .map(|(row, cosine)| (cosine, row, Some(row), None))
+            .collect();
+        for (i, c) in q.also.iter().enumerate() {
+            if Some(c.id) != q.exclude && c.vector.len() == q.vector.len() {
+                let cosine = kimera_core::dot(q.vector, c.vector);
+                ranked.push((cosine, index.len() + i, None, Some(c)));
+            }
         }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(k);
+        per_query.push(ranked);
     }
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    ranked.truncate(k);
-    let mut out = Vec::with_capacity(ranked.len());
-    for (cosine, _, row, cand) in ranked {
-        match (row, cand) {
-            (Some(row), _) => {
+    // each stored neighbour's text and language, read once
+    let mut rows: HashMap<usize, Option<(String, String)>> = HashMap::new();
+    for ranked in &per_query {
+        for &(_, _, row, _) in ranked {
+            if let Some(row) = row
+                && !rows.contains_key(&row)
+            {
                 let id = kimera_core::GeoidId(index.id(row).to_string());
                 let g = store
                     .geoid(&id)
                     .map_err(|e| crate::DetectError::Embed(e.into()))?;
-                if let Some(g) = g {
-                    out.push(Neighbour {
-                        vector: index.vector(row),
-                        id: id.0,
-                        text: g.text,
-                        lang: g.lang,
-                        cosine,
-                    });
-                }
+                rows.insert(row, g.map(|g| (g.text, g.lang)));
             }
-            (None, Some(c)) => out.push(Neighbour {
-                vector: c.vector,
-                id: c.id.to_string(),
-                text: c.text.to_string(),
-                lang: c.lang.to_string(),
-                cosine,
-            }),
-            (None, None) => unreachable!("a ranked neighbour is a row or a candidate"),
         }
     }
-    Ok(out)
+    Ok(per_query
+        .into_iter()
+        .map(|ranked| {
+            let mut out = Vec::with_capacity(ranked.len());
+            for (cosine, _, row, cand) in ranked {
+                match (row, cand) {
+                    (Some(row), _) => {
+                        if let Some((text, lang)) = &rows[&row] {
+                            out.push(Neighbour {
+                                vector: index.vector(row),
+                                id: index.id(row).to_string(),
+                                text: text.clone(),
+                                lang: lang.clone(),
+                                cosine,
+                            });
+                        }
+                    }
+                    (None, Some(c)) => out.push(Neighbour {
+                        vector: c.vector,
+                        id: c.id.to_string(),
+                        text: c.text.to_string(),
+                        lang: c.lang.to_string(),
+                        cosine,
+                    }),
+                    (None, None) => unreachable!("a ranked neighbour is a row or a candidate"),
+                }
+            }
+            out
+        })
+        .collect())
 }
 
 /// Checks each query against the statements of `index` (texts read from `store`) and
@@ -159,10 +188,7 @@ pub fn check_vectors(
     queries: &[Query<'_>],
     k: usize,
 ) -> Result<Vec<CheckReport>> {
-    let found: Vec<Vec<Neighbour<'_>>> = queries
-        .iter()
-        .map(|q| neighbours(index, store, q, k))
-        .collect::<Result<_>>()?;
+    let found = neighbours(index, store, queries, k)?;
     let mut pairs: Vec<PairInput<'_>> = Vec::new();
     let mut owner: Vec<(usize, usize)> = Vec::new();
     for (qi, (q, ns)) in queries.iter().zip(&found).enumerate() {

@@ -440,12 +440,20 @@ impl ModelDetector {
                 }
             };
         }
-        let fwd: Vec<(&str, &str)> = send
+        // both orders of every pair in one call: one ragged batch split over the
+        // threads (two calls left a thread idle on a lone pair), the same
+        // probabilities bit for bit (a pair's never depend on the rest of the call)
+        let mut both: Vec<(&str, &str)> = send
             .iter()
             .map(|&i| (pairs[i].a_text, pairs[i].b_text))
             .collect();
-        let rev: Vec<(&str, &str)> = fwd.iter().map(|&(a, b)| (b, a)).collect();
-        let (pf, pr) = (c.predict(&fwd)?, c.predict(&rev)?);
+        both.extend(
+            send.iter()
+                .map(|&i| (pairs[i].b_text, pairs[i].a_text))
+                .collect::<Vec<_>>(),
+        );
+        let mut pf = c.predict(&both)?;
+        let pr = pf.split_off(send.len());
         for ((&i, f), r) in send.iter().zip(pf).zip(pr) {
             let h = head[i].expect("sent pairs have head probabilities");
             let x = symmetric(f, r);

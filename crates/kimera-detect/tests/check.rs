@@ -160,3 +160,74 @@ fn rules_decide_alone_only_within_one_document() {
     assert_eq!(kimera_reactor::document_of("wiki"), "wiki");
     assert_eq!(kimera_reactor::document_of("C:\\notes.md"), "C:\\notes.md");
 }
+
+/// The decision sends the band's pairs to the cross-encoder in one call, both orders
+/// together: a batch gets the judgement each pair gets alone (the cross-encoder's
+/// probabilities bit for bit).
+#[test]
+fn a_batch_is_judged_as_each_pair_alone() {
+    let Some((_, enc, model)) = committed_detector() else {
+        return;
+    };
+    // SICK trial pairs in the cross-encoder's band (of different lengths), among pairs
+    // the head or a rule decides
+    let texts = [
+        ("A man is playing a guitar.", "A woman is playing a violin."),
+        (
+            "A man is sitting near a bike and is writing a note",
+            "A man is standing near a bike and is writing on a piece paper",
+        ),
+        (
+            "The lady is slicing a tomato",
+            "There is no one cutting a tomato",
+        ),
+        (
+            "The company Kalomi is located in France.",
+            "The company Kalomi is located in Peru.",
+        ),
+        ("There is no man eating food", "A man is eating a pizza"),
+        (
+            "A man is trekking in the woods",
+            "The man is not hiking in the woods",
+        ),
+        (
+            "The cat sleeps on the sofa.",
+            "The cat is running in the garden.",
+        ),
+        (
+            "A child is running in and out of the waves of the ocean",
+            "A child is running in and out of the ocean waves",
+        ),
+    ];
+    let set: Vec<kimera_detect::Example> = texts
+        .iter()
+        .map(|(a, b)| kimera_detect::Example {
+            a: a.to_string(),
+            b: b.to_string(),
+            label: 2,
+            lang: "en".into(),
+        })
+        .collect();
+    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let pairs = kimera_detect::pair_inputs(&set, &vecs);
+    let together = model.judge(&pairs).unwrap();
+    let crossed = together
+        .iter()
+        .filter(|j| j.is_some_and(|j| j.route == "cross"))
+        .count();
+    assert!(crossed >= 4, "{together:#?}");
+    for (i, p) in pairs.iter().enumerate() {
+        let alone = model.judge(std::slice::from_ref(p)).unwrap()[0].unwrap();
+        let with = together[i].unwrap();
+        // the cross-encoder's probabilities bit for bit; the head's (candle's matrix
+        // product, whose kernel depends on the number of rows) to float rounding
+        assert_eq!(
+            (alone.route, alone.threshold, alone.cross),
+            (with.route, with.threshold, with.cross),
+            "{:?}",
+            texts[i]
+        );
+        assert!((alone.probability - with.probability).abs() < 1e-5);
+        assert!((alone.head.unwrap() - with.head.unwrap()).abs() < 1e-5);
+    }
+}

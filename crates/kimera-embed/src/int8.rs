@@ -118,6 +118,19 @@ impl QLinear {
         out
     }
 
+    /// Column `c` of the weights as the kernel multiplies them (dequantised: each int8
+    /// weight times its group's scale), for bounding the quantisation error.
+    pub(crate) fn column(&self, c: usize) -> Vec<f32> {
+        let np = self.scale.len() / self.groups;
+        let (panel, cc) = (c / NR, c % NR);
+        (0..self.k)
+            .map(|r| {
+                let q = self.packed[panel * self.kp * NR + (r / 4) * 4 * NR + cc * 4 + r % 4];
+                f32::from(q) * self.scale[(r / G) * np + c]
+            })
+            .collect()
+    }
+
     /// Products of quantised rows `qx` (`[rows, kp]`, offset by 128; `sx` their scales,
     /// `[rows][groups]`) with every panel: for each group, the kernel over all row blocks
     /// (the panel's group, 4 KB, stays in L1), each adding its scaled integer sums to the
@@ -223,6 +236,21 @@ fn quantize_rows(x: &[f32], k: usize, kp: usize) -> (Vec<u8>, Vec<f32>) {
         }
     }
     (q, scales)
+}
+
+/// Rows of `x` (`[rows, k]`) as [`QLinear::matmul`] quantises them, dequantised (each
+/// int8 value times its group's scale), for bounding the quantisation error.
+pub(crate) fn dequantized_rows(x: &[f32], k: usize) -> Vec<f32> {
+    let kp = k.div_ceil(4) * 4;
+    let groups = k.div_ceil(G);
+    let (q, s) = quantize_rows(x, k, kp);
+    let mut out = Vec::with_capacity(x.len());
+    for (qrow, srow) in q.chunks_exact(kp).zip(s.chunks_exact(groups)) {
+        for (i, &b) in qrow[..k].iter().enumerate() {
+            out.push((i32::from(b) - 128) as f32 * srow[i / G]);
+        }
+    }
+    out
 }
 
 /// One kernel call: `mr` ≤ [`MR`] quantised rows against one group of one panel.

@@ -24,6 +24,7 @@
 
 mod bert;
 pub mod cache;
+mod coarse;
 mod hash;
 mod int8;
 mod minilm;

@@ -126,8 +126,9 @@ pub fn neighbours<'a>(
     }
     drop(fill);
 
-    let one = |scratch: &mut (Vec<f32>, Vec<u32>), i: usize| -> Vec<(u32, f32)> {
-        let (acc, touched) = scratch;
+    // per thread: the score of each statement, the statements touched, their scores
+    let one = |scratch: &mut (Vec<f32>, Vec<u32>, Vec<(u32, f32)>), i: usize| -> Vec<(u32, f32)> {
+        let (acc, touched, scored) = scratch;
         for &t in &docs[i] {
             let w = idf2[t as usize];
             if w == 0.0 {
@@ -142,23 +143,22 @@ pub fn neighbours<'a>(
                 }
             }
         }
-        let mut scored: Vec<(u32, f32)> = touched
-            .drain(..)
-            .map(|j| {
-                let s = acc[j as usize] / (norm[i] * norm[j as usize]).max(f32::MIN_POSITIVE);
-                acc[j as usize] = 0.0;
-                (j, s)
-            })
-            .collect();
+        scored.clear();
+        scored.extend(touched.drain(..).map(|j| {
+            let s = acc[j as usize] / (norm[i] * norm[j as usize]).max(f32::MIN_POSITIVE);
+            acc[j as usize] = 0.0;
+            (j, s)
+        }));
         let by = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if scored.len() > k {
             scored.select_nth_unstable_by(k, by);
             scored.truncate(k);
         }
         scored.sort_unstable_by(by);
-        scored
+        // a list of its own size: the scratch may have held thousands
+        scored.to_vec()
     };
-    let init = || (vec![0f32; n], Vec::new());
+    let init = || (vec![0f32; n], Vec::new(), Vec::new());
     if parallel {
         (0..n)
             .into_par_iter()

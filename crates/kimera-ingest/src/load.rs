@@ -169,7 +169,10 @@ pub fn ingest_paths(
     let next = AtomicUsize::new(0);
     let workers = opts.max_concurrent.clamp(1, n.max(1));
 
-    std::thread::scope(|s| -> Result<(), IngestError> {
+    // the WAL is copied into the database file by a thread of its own while this one
+    // writes the next batch (see kimera_store's `checkpoint` module)
+    store.checkpoint_in_background()?;
+    let loaded = std::thread::scope(|s| -> Result<(), IngestError> {
         for _ in 0..workers {
             s.spawn(|| {
                 loop {
@@ -196,11 +199,12 @@ pub fn ingest_paths(
                 match ev {
                     Event::Format(f) => report.format = Some(f),
                     Event::Batch(records) => {
-                        let (g, p) = write_batch(store, &records)?;
+                        let rows = records.len() as u64;
+                        let (g, p) = write_batch(store, records)?;
                         report.geoids += g;
                         report.pairs += p;
                         summary.batches += 1;
-                        summary.rows += records.len() as u64;
+                        summary.rows += rows;
                         tracing::info!(file = %files[i].display(), rows = summary.rows, "batch committed");
                         progress(summary.rows + summary.bad_rows, i, n);
                     }
@@ -228,7 +232,10 @@ pub fn ingest_paths(
             progress(summary.rows + summary.bad_rows, i + 1, n);
         }
         Ok(())
-    })?;
+    });
+    let foreground = store.checkpoint_in_foreground();
+    loaded?;
+    foreground?;
     summary.rows += summary.bad_rows;
     summary.skipped_total = summary.skipped.total();
     summary.elapsed_ms = start.elapsed().as_millis() as u64;
@@ -308,15 +315,16 @@ fn parse_file(path: &Path, opts: &IngestOptions, tx: &SyncSender<Event>) {
 }
 
 /// Turns a batch of records into geoids and pairs and writes them in one transaction.
+/// The records are moved, not copied: a batch's statements exist once in memory.
 fn write_batch(
     store: &mut Store,
-    records: &[Record],
+    records: Vec<Record>,
 ) -> Result<(InsertSummary, InsertSummary), IngestError> {
     let mut geoids: Vec<Geoid> = Vec::with_capacity(records.len());
     let mut pairs: Vec<PairRef> = Vec::new();
     for r in records {
         match r {
-            Record::Statement(g) => geoids.push(g.clone()),
+            Record::Statement(g) => geoids.push(g),
             Record::Linked { geoid, contradicts } => {
                 if let Some(other) = contradicts {
                     // the link is usually listed from both sides: store it once, a < b
@@ -331,7 +339,7 @@ fn write_batch(
                         source: geoid.source.clone(),
                     });
                 }
-                geoids.push(geoid.clone());
+                geoids.push(geoid);
             }
             Record::Pair {
                 a,
@@ -343,17 +351,17 @@ fn write_batch(
                 line: _,
             } => {
                 let i = geoids.len();
-                geoids.push(a.clone());
-                geoids.push(b.clone());
                 pairs.push(PairRef {
                     a: PairEnd::Index(i),
                     b: PairEnd::Index(i + 1),
-                    pair_id: pair_id.clone(),
-                    gold: *gold,
-                    lang: Some(lang.clone()),
-                    kind: kind.clone(),
+                    pair_id,
+                    gold,
+                    lang: Some(lang),
+                    kind,
                     source: a.source.clone(),
                 });
+                geoids.push(a);
+                geoids.push(b);
             }
         }
     }

@@ -143,7 +143,39 @@ impl Store {
         let run = self.run;
         let tx = crate::write_tx(&mut self.conn)?;
         let mut out = BatchSummary::default();
-        {
+        if pairs.is_empty() {
+            // nothing refers to the statements: which of them were duplicates need not
+            // be known one by one, so many go in one statement (see `insert_rows`)
+            let keys: Vec<(i64, String)> = geoids
+                .iter()
+                .map(|g| (dedupe_int(&g.dedupe_key()), g.source.to_string()))
+                .collect();
+            let rows: Vec<(&Geoid, &(i64, String))> = geoids.iter().zip(&keys).collect();
+            let inserted = crate::insert_rows(
+                &tx,
+                "INSERT OR IGNORE INTO geoids
+                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
+                  valid_from, valid_to)",
+                "",
+                11,
+                &rows,
+                |(g, (key, source)), v| {
+                    v.push(&g.id.0);
+                    v.push(&g.text);
+                    v.push(&g.lang);
+                    v.push(&g.text_hash);
+                    v.push(key);
+                    v.push(source);
+                    v.push(&g.external_id);
+                    v.push(&g.label);
+                    v.push(&g.created_at);
+                    v.push(&g.valid_from);
+                    v.push(&g.valid_to);
+                },
+            )?;
+            out.geoids.inserted = inserted;
+            out.geoids.duplicates = geoids.len() as u64 - inserted;
+        } else {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO geoids
                  (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
@@ -213,6 +245,7 @@ impl Store {
         }
         let written = out.geoids.inserted + out.pairs.inserted;
         crate::commit(tx, crate::Write::Geoids, run, written)?;
+        self.wrote();
         Ok(out)
     }
 

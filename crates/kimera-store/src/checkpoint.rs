@@ -42,14 +42,18 @@ impl Checkpointer {
             thread: Some(thread),
         })
     }
+}
 
-    /// Asks for a checkpoint; never blocks (one already asked for covers this one).
-    fn nudge(&self) {
-        if let Some(tx) = &self.nudge {
-            match tx.try_send(()) {
-                Ok(()) | Err(TrySendError::Full(())) => {}
-                Err(TrySendError::Disconnected(())) => {}
-            }
+/// Asks a [`Checkpointer`] for a checkpoint after a commit.
+#[derive(Debug, Clone)]
+pub(crate) struct Nudge(SyncSender<()>);
+
+impl Nudge {
+    /// Never blocks: a checkpoint already asked for covers this commit too, and a
+    /// stopped checkpointer leaves the copying to the writer's own checkpoints.
+    pub(crate) fn nudge(&self) {
+        match self.0.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
         }
     }
 }
@@ -102,8 +106,15 @@ impl Store {
 
     /// Tells the background checkpointer, if any, that a transaction was committed.
     pub(crate) fn wrote(&self) {
-        if let Some(c) = &self.checkpointer {
-            c.nudge();
+        if let Some(n) = self.checkpoint_nudge() {
+            n.nudge();
         }
+    }
+
+    /// What a transaction that outlives a borrow of the store calls after its commit.
+    pub(crate) fn checkpoint_nudge(&self) -> Option<Nudge> {
+        self.checkpointer
+            .as_ref()
+            .and_then(|c| c.nudge.clone().map(Nudge))
     }
 }

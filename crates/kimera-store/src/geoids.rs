@@ -140,8 +140,53 @@ impl Store {
     /// resolves to the id the store keeps for that statement, even when it was a
     /// duplicate of one stored earlier under another id.
     pub fn insert_batch(&mut self, geoids: &[Geoid], pairs: &[PairRef]) -> Result<BatchSummary> {
+        let mut tx = self.geoid_tx()?;
+        let out = tx.insert(geoids, pairs)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Opens a write transaction for statements and pairs that several calls of
+    /// [`GeoidTx::insert`] fill before one [`GeoidTx::commit`]: a bulk load hands over
+    /// its records in small chunks (few in memory at once) but commits them in big
+    /// transactions (each commit rewrites every index page it touched).
+    pub fn geoid_tx(&mut self) -> Result<GeoidTx<'_>> {
         let run = self.run;
-        let tx = crate::write_tx(&mut self.conn)?;
+        let nudge = self.checkpoint_nudge();
+        Ok(GeoidTx {
+            tx: crate::write_tx(&mut self.conn)?,
+            run,
+            written: 0,
+            nudge,
+        })
+    }
+}
+
+/// An open write transaction of statements (see [`Store::geoid_tx`]); dropped without
+/// [`GeoidTx::commit`] it rolls back.
+#[derive(Debug)]
+pub struct GeoidTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    run: Option<i64>,
+    written: u64,
+    nudge: Option<crate::checkpoint::Nudge>,
+}
+
+impl GeoidTx<'_> {
+    /// Commits, counting the rows written in the run's row (crash points
+    /// `geoids.before_commit` and `geoids.committed`).
+    pub fn commit(self) -> Result<()> {
+        crate::commit(self.tx, crate::Write::Geoids, self.run, self.written)?;
+        if let Some(n) = &self.nudge {
+            n.nudge();
+        }
+        Ok(())
+    }
+
+    /// Inserts geoids and the pairs between them (as [`Store::insert_batch`], without
+    /// committing).
+    pub fn insert(&mut self, geoids: &[Geoid], pairs: &[PairRef]) -> Result<BatchSummary> {
+        let tx = &self.tx;
         let mut out = BatchSummary::default();
         if pairs.is_empty() {
             // nothing refers to the statements: which of them were duplicates need not
@@ -243,12 +288,12 @@ impl Store {
                 }
             }
         }
-        let written = out.geoids.inserted + out.pairs.inserted;
-        crate::commit(tx, crate::Write::Geoids, run, written)?;
-        self.wrote();
+        self.written += out.geoids.inserted + out.pairs.inserted;
         Ok(out)
     }
+}
 
+impl Store {
     /// The id under which a statement is stored: its own id if present, else the id of
     /// the stored geoid with the same normalised text and language.
     pub fn resolve_id(&self, g: &Geoid) -> Result<Option<GeoidId>> {

@@ -38,7 +38,9 @@ pub use conflicts::{
     StatementState, Verdict, Visibility,
 };
 pub use embeddings::{EmbeddingHit, f32s_from_blob, f32s_to_blob};
-pub use geoids::{BatchSummary, Counts, GeoidRow, InsertSummary, LabelledPair, PairEnd, PairRef};
+pub use geoids::{
+    BatchSummary, Counts, GeoidRow, GeoidTx, InsertSummary, LabelledPair, PairEnd, PairRef,
+};
 pub use graph::{AssociationRecord, ConceptRecord, GraphRecords};
 pub use runs::{RunRecord, RunStatus};
 pub use scars::{ScarCursor, ScarRow};

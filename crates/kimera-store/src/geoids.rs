@@ -197,7 +197,7 @@ impl GeoidTx<'_> {
                 .collect();
             let rows: Vec<(&Geoid, &(i64, String))> = geoids.iter().zip(&keys).collect();
             let inserted = crate::insert_rows(
-                &tx,
+                tx,
                 "INSERT OR IGNORE INTO geoids
                  (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
                   valid_from, valid_to)",

@@ -13,65 +13,121 @@
 //! thread copies it and whenever the process dies.
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 
 use crate::{Result, Store};
 
+/// WAL length (pages) past which the writer waits for the checkpoint of its last commit
+/// before it begins another transaction, 256 MiB. SQLite starts the WAL over only in a
+/// transaction that began when every frame was already checkpointed; a writer that never
+/// waited would grow the file without end.
+const WAL_RESTART_PAGES: i64 = 65_536;
+
 /// The checkpointing thread of a [`Store`] (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
-    nudge: Option<SyncSender<()>>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Commits told of, and those a finished checkpoint covers.
+    asked: u64,
+    done: u64,
+    /// Frames in the WAL when the last checkpoint ended.
+    frames: i64,
+    stop: bool,
 }
 
 impl Checkpointer {
     fn start(path: &Path) -> Result<Checkpointer> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // one pending nudge is enough: a checkpoint copies every commit before it
-        let (nudge, rx) = sync_channel(1);
+        let shared = Arc::new(Shared::default());
+        let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("kimera-checkpoint".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, &s))
             .map_err(|e| crate::StoreError::Corrupt(format!("cannot start a thread: {e}")))?;
         Ok(Checkpointer {
-            nudge: Some(nudge),
+            shared,
             thread: Some(thread),
         })
     }
 }
 
-/// Asks a [`Checkpointer`] for a checkpoint after a commit.
+/// The writer's side of a [`Checkpointer`].
 #[derive(Debug, Clone)]
-pub(crate) struct Nudge(SyncSender<()>);
+pub(crate) struct Nudge(Arc<Shared>);
 
 impl Nudge {
-    /// Never blocks: a checkpoint already asked for covers this commit too, and a
-    /// stopped checkpointer leaves the copying to the writer's own checkpoints.
+    /// After a commit: asks for a checkpoint (one under way or asked for already covers
+    /// the commits before it; never blocks).
     pub(crate) fn nudge(&self) {
-        match self.0.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+        let mut st = self.0.state.lock().expect("checkpoint state");
+        st.asked += 1;
+        self.0.changed.notify_all();
+    }
+
+    /// Before a transaction: when the WAL has grown long, waits for the checkpoint of
+    /// the last commit, so that this transaction starts the WAL over.
+    pub(crate) fn before_write(&self) {
+        let mut st = self.0.state.lock().expect("checkpoint state");
+        if st.frames < WAL_RESTART_PAGES {
+            return;
+        }
+        while st.done < st.asked && !st.stop {
+            st = self.0.changed.wait(st).expect("checkpoint state");
         }
     }
 }
 
-fn run(conn: Connection, rx: Receiver<()>) {
-    for () in rx {
+fn run(conn: Connection, shared: &Shared) {
+    loop {
+        let target = {
+            let mut st = shared.state.lock().expect("checkpoint state");
+            while st.done == st.asked && !st.stop {
+                st = shared.changed.wait(st).expect("checkpoint state");
+            }
+            if st.done == st.asked {
+                return; // stopped, nothing left
+            }
+            st.asked
+        };
         // (busy, frames in the WAL, frames checkpointed): a failure only leaves the
         // copying to a later checkpoint (or to the writer's, once this thread stops)
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
-        {
-            tracing::debug!(error = %e, "background checkpoint failed");
-        }
+        let frames =
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::debug!(error = %e, "background checkpoint failed");
+                    0
+                }
+            };
+        let mut st = shared.state.lock().expect("checkpoint state");
+        st.done = target;
+        st.frames = frames;
+        shared.changed.notify_all();
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        drop(self.nudge.take());
+        {
+            let mut st = self.shared.state.lock().expect("checkpoint state");
+            st.stop = true;
+            self.shared.changed.notify_all();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -115,6 +171,6 @@ impl Store {
     pub(crate) fn checkpoint_nudge(&self) -> Option<Nudge> {
         self.checkpointer
             .as_ref()
-            .and_then(|c| c.nudge.clone().map(Nudge))
+            .map(|c| Nudge(Arc::clone(&c.shared)))
     }
 }

@@ -153,6 +153,9 @@ impl Store {
     pub fn geoid_tx(&mut self) -> Result<GeoidTx<'_>> {
         let run = self.run;
         let nudge = self.checkpoint_nudge();
+        if let Some(n) = &nudge {
+            n.before_write();
+        }
         Ok(GeoidTx {
             tx: crate::write_tx(&mut self.conn)?,
             run,

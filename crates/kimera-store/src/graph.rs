@@ -95,6 +95,9 @@ impl Store {
     /// and an association's ends never change).
     pub fn write_graph(&mut self, d: &GraphRecords) -> Result<()> {
         let run = self.run;
+        if let Some(n) = self.checkpoint_nudge() {
+            n.before_write();
+        }
         let tx = crate::write_tx(&mut self.conn)?;
         // many rows per statement (see `insert_rows`); the learner gives each list in
         // key order, so each B-tree is appended to or walked in order

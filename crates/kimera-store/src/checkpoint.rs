@@ -174,3 +174,37 @@ impl Store {
             .map(|c| Nudge(Arc::clone(&c.shared)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kimera_core::{Geoid, Source};
+
+    use super::*;
+
+    /// Transactions committed while another connection checkpoints are all there, in
+    /// order, and the file is sound.
+    #[test]
+    fn commits_with_background_checkpoints_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.db");
+        let mut s = Store::open(&p).unwrap();
+        s.checkpoint_in_background().unwrap();
+        for b in 0..20 {
+            let mut tx = s.geoid_tx().unwrap();
+            for c in 0..3 {
+                let chunk: Vec<Geoid> = (0..50)
+                    .map(|i| Geoid::new(format!("fact {b} {c} {i}"), "en", Source::Api))
+                    .collect();
+                assert_eq!(tx.insert(&chunk, &[]).unwrap().geoids.inserted, 50);
+            }
+            tx.commit().unwrap();
+        }
+        s.checkpoint_in_foreground().unwrap();
+        drop(s);
+        assert_eq!(crate::testing::integrity_check(&p), "ok");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.counts().unwrap().geoids, 3_000);
+        let first = s.geoids_after(0, 1).unwrap();
+        assert_eq!(first[0].text, "fact 0 0 0");
+    }
+}

@@ -99,64 +99,49 @@ impl Store {
             n.before_write();
         }
         let tx = crate::write_tx(&mut self.conn)?;
-        // many rows per statement (see `insert_rows`); the learner gives each list in
-        // key order, so each B-tree is appended to or walked in order
-        crate::insert_rows(
-            &tx,
-            "INSERT INTO learned (id, geoid)",
-            "ON CONFLICT(id) DO NOTHING",
-            2,
-            &d.learned,
-            |(id, g), v| {
-                v.push(id);
-                v.push(&g.0);
-            },
-        )?;
-        crate::insert_rows(
-            &tx,
-            "INSERT INTO concepts (id, term, count, last_seen)",
-            "ON CONFLICT(id) DO UPDATE SET count = excluded.count, last_seen = excluded.last_seen",
-            4,
-            &d.concepts,
-            |c, v| {
-                v.push(&c.id);
-                v.push(&c.term);
-                v.push(&c.count);
-                v.push(&c.last_seen);
-            },
-        )?;
-        crate::insert_rows(
-            &tx,
-            "INSERT INTO associations
-               (id, src, dst, kind, attr, strength, confidence, count, last_seen)",
-            "ON CONFLICT(id) DO UPDATE SET strength = excluded.strength,
-               confidence = excluded.confidence, count = excluded.count,
-               last_seen = excluded.last_seen",
-            9,
-            &d.associations,
-            |a, v| {
-                v.push(&a.id);
-                v.push(&a.src);
-                v.push(&a.dst);
-                v.push(&a.kind);
-                v.push(&a.attr);
-                v.push(&a.strength);
-                v.push(&a.confidence);
-                v.push(&a.count);
-                v.push(&a.last_seen);
-            },
-        )?;
-        crate::insert_rows(
-            &tx,
-            "INSERT OR IGNORE INTO association_sources (association, source)",
-            "",
-            2,
-            &d.sources,
-            |(a, s), v| {
-                v.push(a);
-                v.push(s);
-            },
-        )?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO learned (id, geoid) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO NOTHING",
+            )?;
+            for (id, g) in &d.learned {
+                st.execute(params![id, g.as_str()])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO concepts (id, term, count, last_seen) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET count = excluded.count, last_seen = excluded.last_seen",
+            )?;
+            for c in &d.concepts {
+                st.execute(params![c.id, c.term, c.count, c.last_seen])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO associations
+                   (id, src, dst, kind, attr, strength, confidence, count, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(id) DO UPDATE SET strength = excluded.strength,
+                   confidence = excluded.confidence, count = excluded.count,
+                   last_seen = excluded.last_seen",
+            )?;
+            for a in &d.associations {
+                st.execute(params![
+                    a.id,
+                    a.src,
+                    a.dst,
+                    a.kind,
+                    a.attr,
+                    a.strength,
+                    a.confidence,
+                    a.count,
+                    a.last_seen
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO association_sources (association, source) VALUES (?1, ?2)",
+            )?;
+            for (a, s) in &d.sources {
+                st.execute(params![a, s])?;
+            }
+        }
         let rows =
             (d.learned.len() + d.concepts.len() + d.associations.len() + d.sources.len()) as u64;
         crate::commit(tx, crate::Write::Graph, run, rows)?;

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use kimera_core::{Geoid, GeoidId, GoldLabel};
-use kimera_store::{InsertSummary, PairEnd, PairRef, Store};
+use kimera_store::{GeoidTx, InsertSummary, PairEnd, PairRef, Store};
 use serde::Serialize;
 
 use crate::clean::SkipCounts;
@@ -39,7 +39,7 @@ impl Default for IngestOptions {
         IngestOptions {
             format: None,
             strict: false,
-            batch_size: 25_000,
+            batch_size: 100_000,
             default_lang: "und".into(),
             max_concurrent: 4,
             keep_errors: 20,
@@ -134,10 +134,18 @@ fn is_project_doc(name: &str) -> bool {
         .any(|p| upper.starts_with(p))
 }
 
+/// Records a parser thread sends at a time: a transaction of `batch_size` records
+/// reaches the writer in chunks, so that few records are in memory at once whatever
+/// the transaction size.
+const CHUNK: usize = 4_096;
+
 /// What a parser thread sends the writer.
 enum Event {
     Format(Format),
-    Batch(Vec<Record>),
+    /// Records of the batch under way.
+    Chunk(Vec<Record>),
+    /// The batch is complete: commit it.
+    EndBatch,
     Bad(RowError),
     Done(Result<ReadStats, IngestError>),
 }
@@ -169,7 +177,10 @@ pub fn ingest_paths(
     let next = AtomicUsize::new(0);
     let workers = opts.max_concurrent.clamp(1, n.max(1));
 
-    std::thread::scope(|s| -> Result<(), IngestError> {
+    // the WAL is copied into the database file by a thread of its own while this one
+    // writes the next batch (see kimera_store's `checkpoint` module)
+    store.checkpoint_in_background()?;
+    let loaded = std::thread::scope(|s| -> Result<(), IngestError> {
         for _ in 0..workers {
             s.spawn(|| {
                 loop {
@@ -192,34 +203,32 @@ pub fn ingest_paths(
                 path: files[i].clone(),
                 ..Default::default()
             };
-            for ev in rx.iter() {
-                match ev {
-                    Event::Format(f) => report.format = Some(f),
-                    Event::Batch(records) => {
-                        let (g, p) = write_batch(store, &records)?;
+            let mut events = rx.iter();
+            while let Some(ev) = events.next() {
+                let Event::Chunk(records) = ev else {
+                    other_event(ev, &mut report, &mut summary, opts);
+                    continue;
+                };
+                // a batch begins: one transaction takes its chunks up to its end
+                let mut tx = store.geoid_tx()?;
+                let mut next = Some(records);
+                loop {
+                    if let Some(records) = next.take() {
+                        summary.rows += records.len() as u64;
+                        let (g, p) = write_chunk(&mut tx, records)?;
                         report.geoids += g;
                         report.pairs += p;
-                        summary.batches += 1;
-                        summary.rows += records.len() as u64;
-                        tracing::info!(file = %files[i].display(), rows = summary.rows, "batch committed");
-                        progress(summary.rows + summary.bad_rows, i, n);
                     }
-                    Event::Bad(e) => {
-                        report.bad_rows += 1;
-                        summary.bad_rows += 1;
-                        if report.errors.len() < opts.keep_errors {
-                            report.errors.push(e);
-                        }
-                    }
-                    Event::Done(Ok(stats)) => {
-                        report.rows = stats.rows;
-                        report.skipped = stats.skipped;
-                    }
-                    Event::Done(Err(e)) => {
-                        report.failed = Some(e.to_string());
-                        summary.failed_files += 1;
+                    match events.next() {
+                        Some(Event::Chunk(records)) => next = Some(records),
+                        Some(Event::EndBatch) | None => break,
+                        Some(ev) => other_event(ev, &mut report, &mut summary, opts),
                     }
                 }
+                tx.commit()?;
+                summary.batches += 1;
+                tracing::info!(file = %files[i].display(), rows = summary.rows, "batch committed");
+                progress(summary.rows + summary.bad_rows, i, n);
             }
             summary.geoids += report.geoids;
             summary.pairs += report.pairs;
@@ -228,11 +237,42 @@ pub fn ingest_paths(
             progress(summary.rows + summary.bad_rows, i + 1, n);
         }
         Ok(())
-    })?;
+    });
+    let foreground = store.checkpoint_in_foreground();
+    loaded?;
+    foreground?;
     summary.rows += summary.bad_rows;
     summary.skipped_total = summary.skipped.total();
     summary.elapsed_ms = start.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+/// Takes in an event other than a batch's records.
+fn other_event(
+    ev: Event,
+    report: &mut FileReport,
+    summary: &mut IngestSummary,
+    opts: &IngestOptions,
+) {
+    match ev {
+        Event::Format(f) => report.format = Some(f),
+        Event::Chunk(_) | Event::EndBatch => {}
+        Event::Bad(e) => {
+            report.bad_rows += 1;
+            summary.bad_rows += 1;
+            if report.errors.len() < opts.keep_errors {
+                report.errors.push(e);
+            }
+        }
+        Event::Done(Ok(stats)) => {
+            report.rows = stats.rows;
+            report.skipped = stats.skipped;
+        }
+        Event::Done(Err(e)) => {
+            report.failed = Some(e.to_string());
+            summary.failed_files += 1;
+        }
+    }
 }
 
 /// Parses one file and sends its events; never panics on bad input.
@@ -273,15 +313,26 @@ fn parse_file(path: &Path, opts: &IngestOptions, tx: &SyncSender<Event>) {
             return;
         }
     }
-    let mut batch = Vec::with_capacity(opts.batch_size);
+    let batch_size = opts.batch_size.max(1);
+    let chunk = batch_size.min(CHUNK);
+    let mut records = Vec::with_capacity(chunk);
+    // records of the batch under way already sent
+    let mut sent_in_batch = 0usize;
     let mut gone = false;
     let r = read_records_with(path, format, &read_opts, &mut |r| {
         let sent = match r {
             Ok(rec) => {
-                batch.push(rec);
-                if batch.len() >= opts.batch_size {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(opts.batch_size));
-                    tx.send(Event::Batch(full))
+                records.push(rec);
+                let in_batch = sent_in_batch + records.len();
+                if records.len() >= chunk || in_batch >= batch_size {
+                    let full = std::mem::replace(&mut records, Vec::with_capacity(chunk));
+                    sent_in_batch = in_batch;
+                    let mut sent = tx.send(Event::Chunk(full));
+                    if sent.is_ok() && in_batch >= batch_size {
+                        sent_in_batch = 0;
+                        sent = tx.send(Event::EndBatch);
+                    }
+                    sent
                 } else {
                     Ok(())
                 }
@@ -301,22 +352,25 @@ fn parse_file(path: &Path, opts: &IngestOptions, tx: &SyncSender<Event>) {
     if gone {
         return;
     }
-    if !batch.is_empty() {
-        let _ = tx.send(Event::Batch(batch));
+    if !records.is_empty() {
+        let _ = tx.send(Event::Chunk(records));
     }
+    // the file's last batch (a no-op when it ended exactly on a batch)
+    let _ = tx.send(Event::EndBatch);
     let _ = tx.send(Event::Done(r));
 }
 
-/// Turns a batch of records into geoids and pairs and writes them in one transaction.
-fn write_batch(
-    store: &mut Store,
-    records: &[Record],
+/// Turns a chunk of records into geoids and pairs and writes them into the batch's
+/// transaction. The records are moved, not copied: they exist once in memory.
+fn write_chunk(
+    tx: &mut GeoidTx<'_>,
+    records: Vec<Record>,
 ) -> Result<(InsertSummary, InsertSummary), IngestError> {
     let mut geoids: Vec<Geoid> = Vec::with_capacity(records.len());
     let mut pairs: Vec<PairRef> = Vec::new();
     for r in records {
         match r {
-            Record::Statement(g) => geoids.push(g.clone()),
+            Record::Statement(g) => geoids.push(g),
             Record::Linked { geoid, contradicts } => {
                 if let Some(other) = contradicts {
                     // the link is usually listed from both sides: store it once, a < b
@@ -331,7 +385,7 @@ fn write_batch(
                         source: geoid.source.clone(),
                     });
                 }
-                geoids.push(geoid.clone());
+                geoids.push(geoid);
             }
             Record::Pair {
                 a,
@@ -343,21 +397,21 @@ fn write_batch(
                 line: _,
             } => {
                 let i = geoids.len();
-                geoids.push(a.clone());
-                geoids.push(b.clone());
                 pairs.push(PairRef {
                     a: PairEnd::Index(i),
                     b: PairEnd::Index(i + 1),
-                    pair_id: pair_id.clone(),
-                    gold: *gold,
-                    lang: Some(lang.clone()),
-                    kind: kind.clone(),
+                    pair_id,
+                    gold,
+                    lang: Some(lang),
+                    kind,
                     source: a.source.clone(),
                 });
+                geoids.push(a);
+                geoids.push(b);
             }
         }
     }
-    let r = store.insert_batch(&geoids, &pairs)?;
+    let r = tx.insert(&geoids, &pairs)?;
     Ok((r.geoids, r.pairs))
 }
 

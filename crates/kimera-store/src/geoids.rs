@@ -140,10 +140,90 @@ impl Store {
     /// resolves to the id the store keeps for that statement, even when it was a
     /// duplicate of one stored earlier under another id.
     pub fn insert_batch(&mut self, geoids: &[Geoid], pairs: &[PairRef]) -> Result<BatchSummary> {
+        let mut tx = self.geoid_tx()?;
+        let out = tx.insert(geoids, pairs)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Opens a write transaction for statements and pairs that several calls of
+    /// [`GeoidTx::insert`] fill before one [`GeoidTx::commit`]: a bulk load hands over
+    /// its records in small chunks (few in memory at once) but commits them in big
+    /// transactions (each commit rewrites every index page it touched).
+    pub fn geoid_tx(&mut self) -> Result<GeoidTx<'_>> {
         let run = self.run;
-        let tx = crate::write_tx(&mut self.conn)?;
+        let nudge = self.checkpoint_nudge();
+        if let Some(n) = &nudge {
+            n.before_write();
+        }
+        Ok(GeoidTx {
+            tx: crate::write_tx(&mut self.conn)?,
+            run,
+            written: 0,
+            nudge,
+        })
+    }
+}
+
+/// An open write transaction of statements (see [`Store::geoid_tx`]); dropped without
+/// [`GeoidTx::commit`] it rolls back.
+#[derive(Debug)]
+pub struct GeoidTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    run: Option<i64>,
+    written: u64,
+    nudge: Option<crate::checkpoint::Nudge>,
+}
+
+impl GeoidTx<'_> {
+    /// Commits, counting the rows written in the run's row (crash points
+    /// `geoids.before_commit` and `geoids.committed`).
+    pub fn commit(self) -> Result<()> {
+        crate::commit(self.tx, crate::Write::Geoids, self.run, self.written)?;
+        if let Some(n) = &self.nudge {
+            n.nudge();
+        }
+        Ok(())
+    }
+
+    /// Inserts geoids and the pairs between them (as [`Store::insert_batch`], without
+    /// committing).
+    pub fn insert(&mut self, geoids: &[Geoid], pairs: &[PairRef]) -> Result<BatchSummary> {
+        let tx = &self.tx;
         let mut out = BatchSummary::default();
-        {
+        if pairs.is_empty() {
+            // nothing refers to the statements: which of them were duplicates need not
+            // be known one by one, so many go in one statement (see `insert_rows`)
+            let keys: Vec<(i64, String)> = geoids
+                .iter()
+                .map(|g| (dedupe_int(&g.dedupe_key()), g.source.to_string()))
+                .collect();
+            let rows: Vec<(&Geoid, &(i64, String))> = geoids.iter().zip(&keys).collect();
+            let inserted = crate::insert_rows(
+                tx,
+                "INSERT OR IGNORE INTO geoids
+                 (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
+                  valid_from, valid_to)",
+                "",
+                11,
+                &rows,
+                |(g, (key, source)), v| {
+                    v.push(&g.id.0);
+                    v.push(&g.text);
+                    v.push(&g.lang);
+                    v.push(&g.text_hash);
+                    v.push(key);
+                    v.push(source);
+                    v.push(&g.external_id);
+                    v.push(&g.label);
+                    v.push(&g.created_at);
+                    v.push(&g.valid_from);
+                    v.push(&g.valid_to);
+                },
+            )?;
+            out.geoids.inserted = inserted;
+            out.geoids.duplicates = geoids.len() as u64 - inserted;
+        } else {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO geoids
                  (id, text, lang, text_hash, dedupe_key, source, external_id, label, created_at,
@@ -211,11 +291,12 @@ impl Store {
                 }
             }
         }
-        let written = out.geoids.inserted + out.pairs.inserted;
-        crate::commit(tx, crate::Write::Geoids, run, written)?;
+        self.written += out.geoids.inserted + out.pairs.inserted;
         Ok(out)
     }
+}
 
+impl Store {
     /// The id under which a statement is stored: its own id if present, else the id of
     /// the stored geoid with the same normalised text and language.
     pub fn resolve_id(&self, g: &Geoid) -> Result<Option<GeoidId>> {

@@ -95,6 +95,9 @@ impl Store {
     /// and an association's ends never change).
     pub fn write_graph(&mut self, d: &GraphRecords) -> Result<()> {
         let run = self.run;
+        if let Some(n) = self.checkpoint_nudge() {
+            n.before_write();
+        }
         let tx = crate::write_tx(&mut self.conn)?;
         {
             let mut st = tx.prepare_cached(
@@ -142,6 +145,7 @@ impl Store {
         let rows =
             (d.learned.len() + d.concepts.len() + d.associations.len() + d.sources.len()) as u64;
         crate::commit(tx, crate::Write::Graph, run, rows)?;
+        self.wrote();
         Ok(())
     }
 

@@ -24,8 +24,9 @@ pub struct IngestArgs {
     /// Language for rows that give none (text files, CSVs without a lang column).
     #[arg(long, default_value = "und")]
     pub lang: String,
-    /// Rows per transaction.
-    #[arg(long, default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Rows per transaction. The rows reach the writer in chunks of 4,096 whatever
+    /// this is, so bigger transactions cost little memory and commit less often.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: u64,
     /// Files read and parsed at the same time (the store is written by one thread).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]

@@ -84,7 +84,7 @@ pub fn run(a: &LearnArgs, g: &Global) -> anyhow::Result<ExitCode> {
             format: None,
             strict: false,
             lang: a.lang.clone(),
-            batch: 25_000,
+            batch: 100_000,
             max_concurrent: 4,
             embed: false,
             keep_all: false,

@@ -122,6 +122,59 @@ fn pairs_in_scripts_the_vocabulary_lacks_are_left_to_the_head() {
     assert_eq!(routes[1].unwrap().route, "negation", "{routes:?}");
 }
 
+/// Unrelated Arabic statements sharing a template ("X is a football player from …")
+/// were flagged through the head's band once lexical candidates brought them to the
+/// detector (contradictions_2k): where the cross-encoder cannot read, a pair in the
+/// band is answered no (`route: letters`, at the head's ceiling); a denial still is one.
+#[test]
+fn unreadable_pairs_in_the_band_are_not_contradictions() {
+    let Some((_, enc, model)) = committed_detector() else {
+        return;
+    };
+    let texts = [
+        (
+            "رضا محمدي هو لاعب كرة قدم إيراني في مركز حراسة المرمى. is false",
+            "ريان ماييرا هو لاعب كرة قدم أمريكي في مركز حراسة المرمى.",
+        ),
+        (
+            "شيبوكي كينيدي اجبواناننيك هو لاعب كرة قدم نيجيري في مركز الهجوم. is false",
+            "خوان رامون مارتينيز هو لاعب كرة قدم سلفادوري في مركز الهجوم.",
+        ),
+        (
+            "غلين ألن هي مدينة أمريكية تقع في ولاية ألاباما. is false",
+            "فاربر هي مدينة أمريكية تقع في ولاية ميزوري. خطأ",
+        ),
+        (
+            "فاربر هي مدينة أمريكية تقع في ولاية ميزوري.",
+            "فاربر هي مدينة أمريكية تقع في ولاية ميزوري. خطأ",
+        ),
+    ];
+    let set: Vec<kimera_detect::Example> = texts
+        .iter()
+        .map(|(a, b)| kimera_detect::Example {
+            a: a.to_string(),
+            b: b.to_string(),
+            label: 2,
+            lang: "ar".into(),
+        })
+        .collect();
+    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let pairs = kimera_detect::pair_inputs(&set, &vecs);
+    let routes = model.judge(&pairs).unwrap();
+    for (j, (a, b)) in routes.iter().zip(&texts).take(3) {
+        let j = j.unwrap();
+        assert!(!j.contradiction(), "{a} / {b}: {j:?}");
+        if j.route == "letters" {
+            assert!(j.probability < j.threshold, "{j:?}");
+        }
+    }
+    let denial = routes[3].unwrap();
+    assert!(
+        denial.contradiction() && denial.route == "denial",
+        "{denial:?}"
+    );
+}
+
 /// Within one document (or when the documents are unknown) a number swapped in a
 /// requirement decides alone; across two documents the subject left implicit is each
 /// document's own, so no rule decides and the models weigh the pair.

@@ -88,6 +88,28 @@ fn run_finds_planted_negations_once_and_scars_lists_them() {
     assert!(text.contains("negation: false"), "{text}");
 }
 
+/// The lexical candidates (statements sharing rare words) come on top of the vector
+/// neighbours: `--lexical-k 0` turns them off, and the run says how many pairs they added.
+#[test]
+fn lexical_candidates_add_to_the_vector_neighbours_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = run_json(&synthetic(dir.path(), "off.db"), &["--lexical-k", "0"]);
+    let on = run_json(&synthetic(dir.path(), "on.db"), &["--lexical-k", "20"]);
+    assert_eq!(off["lexical_pairs"], 0);
+    let added = on["lexical_pairs"].as_u64().unwrap();
+    assert!(added > 0, "{on}");
+    assert_eq!(
+        on["pairs_checked"].as_u64().unwrap(),
+        off["pairs_checked"].as_u64().unwrap() + added
+    );
+    // the planted negations are found either way; more candidates never lose a scar
+    assert!(
+        on["new_scars"].as_u64() >= off["new_scars"].as_u64(),
+        "{on} {off}"
+    );
+    assert_eq!(off["new_scars"], 30, "{off}");
+}
+
 #[test]
 fn one_worker_and_many_give_the_same_scars() {
     let dir = tempfile::tempdir().unwrap();

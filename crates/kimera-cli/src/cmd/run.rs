@@ -209,7 +209,17 @@ fn print_stats(s: &RunStats) {
             "geoids",
             format!("{} ({} without a vector)", s.geoids, s.missing_vectors),
         ),
-        ("pairs checked", s.pairs_checked.to_string()),
+        (
+            "pairs checked",
+            if s.lexical_pairs > 0 {
+                format!(
+                    "{} ({} proposed by shared words only)",
+                    s.pairs_checked, s.lexical_pairs
+                )
+            } else {
+                s.pairs_checked.to_string()
+            },
+        ),
         ("scars found", format!("{} ({by_det})", s.scars_found)),
         ("new scars", s.new_scars.to_string()),
         ("chunks", s.chunks.to_string()),

@@ -69,21 +69,15 @@ pub fn neighbours<'a>(
     if n < 2 || k == 0 {
         return vec![Vec::new(); n];
     }
-    // words of each statement (parallel), then ids in first-seen order (sequential)
-    let tokenised: Vec<Vec<String>> = if parallel {
-        (0..n as u32)
-            .into_par_iter()
-            .map(|i| words(text(i)))
-            .collect()
-    } else {
-        (0..n as u32).map(|i| words(text(i))).collect()
-    };
+    // each statement's words as ids in first-seen order, one statement at a time: only
+    // the vocabulary is held as strings (at 1M statements, holding every statement's
+    // words first would cost ~400 MB)
     let mut vocab: HashMap<String, u32> = HashMap::new();
     let mut df: Vec<u32> = Vec::new();
-    let docs: Vec<Vec<u32>> = tokenised
-        .into_iter()
-        .map(|ws| {
-            ws.into_iter()
+    let docs: Vec<Vec<u32>> = (0..n as u32)
+        .map(|i| {
+            words(text(i))
+                .into_iter()
                 .map(|w| {
                     let next = vocab.len() as u32;
                     let id = *vocab.entry(w).or_insert(next);

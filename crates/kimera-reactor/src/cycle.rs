@@ -625,16 +625,19 @@ fn candidates(
     }
 }
 
-/// `dense` (sorted, unique) with the lexical channel's candidates ([`crate::lexical`])
-/// whose vector cosine reaches the floor; sorted and unique. Counts the pairs only the
-/// lexical channel proposed in `stats.lexical_pairs`.
+/// `dense` with the lexical channel's candidates ([`crate::lexical`]) whose vector
+/// cosine reaches the floor; sorted and unique. Counts the pairs only the lexical
+/// channel proposed in `stats.lexical_pairs`.
 fn with_lexical(
-    dense: Vec<(u32, u32)>,
+    mut dense: Vec<(u32, u32)>,
     loaded: &Loaded,
     cfg: &RunConfig,
     parallel: bool,
     stats: &mut RunStats,
 ) -> Vec<(u32, u32)> {
+    // the search's pairs are sorted and unique already; a caller's (Python) may not be
+    dense.sort_unstable();
+    dense.dedup();
     if cfg.knn.lexical_k == 0 {
         return dense;
     }

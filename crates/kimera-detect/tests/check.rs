@@ -34,6 +34,27 @@ fn committed_detector() -> Option<(PathBuf, MiniLmEncoder, ModelDetector)> {
     Some((model_dir, enc, model))
 }
 
+/// The pairs `texts` as examples in `lang`, with both sides' vectors (for
+/// `kimera_detect::pair_inputs`).
+#[allow(clippy::type_complexity)]
+fn embedded(
+    enc: &MiniLmEncoder,
+    texts: &[(&str, &str)],
+    lang: &str,
+) -> (Vec<kimera_detect::Example>, Vec<(Vec<f32>, Vec<f32>)>) {
+    let set: Vec<kimera_detect::Example> = texts
+        .iter()
+        .map(|(a, b)| kimera_detect::Example {
+            a: a.to_string(),
+            b: b.to_string(),
+            label: 2,
+            lang: lang.into(),
+        })
+        .collect();
+    let vecs = kimera_detect::train::embed_pairs(enc, &set, &mut |_| {}).unwrap();
+    (set, vecs)
+}
+
 #[test]
 fn check_finds_the_planted_contradiction_and_nothing_in_an_unrelated_store() {
     let Some((_, enc, model)) = committed_detector() else {
@@ -103,16 +124,7 @@ fn pairs_in_scripts_the_vocabulary_lacks_are_left_to_the_head() {
         (ar, "جون سايمور هو سياسي أمريكي، ولد في ديسمبر"),
         ("A man is playing a guitar", "A man is not playing a guitar"),
     ];
-    let set: Vec<kimera_detect::Example> = texts
-        .iter()
-        .map(|(a, b)| kimera_detect::Example {
-            a: a.to_string(),
-            b: b.to_string(),
-            label: 2,
-            lang: "x".into(),
-        })
-        .collect();
-    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let (set, vecs) = embedded(&enc, &texts, "x");
     let pairs = kimera_detect::pair_inputs(&set, &vecs);
     // similar enough to be scored at all (MiniLM finds unrelated Arabic texts alike)
     assert!(pairs[0].cosine >= kimera_detect::detector::MIN_COSINE);
@@ -149,16 +161,7 @@ fn unreadable_pairs_in_the_band_are_not_contradictions() {
             "فاربر هي مدينة أمريكية تقع في ولاية ميزوري. خطأ",
         ),
     ];
-    let set: Vec<kimera_detect::Example> = texts
-        .iter()
-        .map(|(a, b)| kimera_detect::Example {
-            a: a.to_string(),
-            b: b.to_string(),
-            label: 2,
-            lang: "ar".into(),
-        })
-        .collect();
-    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let (set, vecs) = embedded(&enc, &texts, "ar");
     let pairs = kimera_detect::pair_inputs(&set, &vecs);
     let routes = model.judge(&pairs).unwrap();
     for (j, (a, b)) in routes.iter().zip(&texts).take(3) {
@@ -252,16 +255,7 @@ fn a_batch_is_judged_as_each_pair_alone() {
             "A child is running in and out of the ocean waves",
         ),
     ];
-    let set: Vec<kimera_detect::Example> = texts
-        .iter()
-        .map(|(a, b)| kimera_detect::Example {
-            a: a.to_string(),
-            b: b.to_string(),
-            label: 2,
-            lang: "en".into(),
-        })
-        .collect();
-    let vecs = kimera_detect::train::embed_pairs(&enc, &set, &mut |_| {}).unwrap();
+    let (set, vecs) = embedded(&enc, &texts, "en");
     let pairs = kimera_detect::pair_inputs(&set, &vecs);
     let together = model.judge(&pairs).unwrap();
     let crossed = together

@@ -277,7 +277,7 @@ impl VectorIndex {
             });
         }
         if self.coarse.is_empty() {
-            return self.scan_many(queries);
+            return Ok(self.scan_many(queries));
         }
         // queries the bounds hold for (finite, not zero); the rest are scanned
         let (pre, rest): (Vec<usize>, Vec<usize>) = (0..queries.len())
@@ -288,7 +288,7 @@ impl VectorIndex {
             });
         let mut out: Vec<Vec<(usize, f32)>> = vec![Vec::new(); queries.len()];
         let rest_q: Vec<(&[f32], usize)> = rest.iter().map(|&i| queries[i]).collect();
-        for (i, found) in rest.iter().zip(self.scan_many(&rest_q)?) {
+        for (i, found) in rest.iter().zip(self.scan_many(&rest_q)) {
             out[*i] = found;
         }
         if pre.is_empty() {
@@ -318,18 +318,12 @@ impl VectorIndex {
     }
 
     /// [`VectorIndex::nearest_many`] by scoring every row: each row read once and scored
-    /// against every query while it is in cache.
-    fn scan_many(&self, queries: &[(&[f32], usize)]) -> Result<Vec<Vec<(usize, f32)>>> {
+    /// against every query while it is in cache. The queries are the ones
+    /// `nearest_many` checked (their dimension is the index's).
+    fn scan_many(&self, queries: &[(&[f32], usize)]) -> Vec<Vec<(usize, f32)>> {
         use rayon::prelude::*;
-        if self.is_empty() || queries.iter().all(|&(_, k)| k == 0) {
-            return Ok(vec![Vec::new(); queries.len()]);
-        }
-        if let Some((q, _)) = queries.iter().find(|&&(q, k)| k > 0 && q.len() != self.dim) {
-            return Err(EmbedError::DimMismatch {
-                model: "query".into(),
-                expected: self.dim,
-                found: q.len(),
-            });
+        if queries.iter().all(|&(_, k)| k == 0) {
+            return vec![Vec::new(); queries.len()];
         }
         let block = SCAN_BLOCK * self.dim;
         let per_block: Vec<Vec<Vec<(usize, f32)>>> = self
@@ -371,7 +365,7 @@ impl VectorIndex {
             all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             all.truncate(k);
         }
-        Ok(out)
+        out
     }
 }
 

@@ -825,10 +825,7 @@ impl Snapshot {
                 "the ann pairing is searched list by list, not here".into(),
             ));
         }
-        let mut stats = std::mem::take(&mut self.stats);
-        let out = candidates(store, cfg, &mut self.loaded, false, &mut stats);
-        self.stats = stats;
-        out
+        self.candidates(store, cfg, false)
     }
 }
 

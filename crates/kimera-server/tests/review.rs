@@ -83,6 +83,27 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Polls the page until it shows conflict `id` settled. The page's script marks the card,
+/// records it for undo and moves the selection when its own request returns, which can be
+/// after the API already shows the resolution: a key sent before that goes to the card
+/// that was current.
+async fn until_page_settled(browser: &fantoccini::Client, id: i64) {
+    let css = format!("article.conflict.settled[data-id=\"{id}\"]");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser
+        .find_all(Locator::Css(&css))
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the page to show conflict {id} settled"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 #[test]
 fn a_click_and_a_key_settle_conflicts_and_u_undoes() {
     let Some(bin) = chromedriver() else { return };
@@ -177,6 +198,7 @@ fn a_click_and_a_key_settle_conflicts_and_u_undoes() {
             conflict(first)["resolution"] == "keep_a"
         })
         .await;
+        until_page_settled(&browser, first).await;
 
         // the key `b` settles the next one (the selection moved to it)
         let keys = |c: char| {
@@ -189,6 +211,7 @@ fn a_click_and_a_key_settle_conflicts_and_u_undoes() {
             conflict(second)["resolution"] == "keep_b"
         })
         .await;
+        until_page_settled(&browser, second).await;
         assert_eq!(api("/v1/conflicts".into())["open"], 0);
 
         // `u` undoes the last one
